@@ -1,0 +1,4 @@
+package engine
+
+// Node is the per-process engine.
+type Node struct{}

@@ -1,0 +1,56 @@
+package engine
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/heraldrt/herald/internal/protocol"
+)
+
+// Transport is a connection's way to the client, implemented by the
+// transport packages (websocket, sse, ...).
+//
+// The engine calls WriteMany from at most one goroutine at a time per
+// connection (the connection's writer), and Close exactly once.
+type Transport interface {
+	// Name is the transport name used in metrics and logs, e.g. "websocket".
+	Name() string
+	// Protocol is the encoding of the connection.
+	Protocol() protocol.Type
+	// Unidirectional reports that the client sends no commands and expects
+	// bare Push messages.
+	Unidirectional() bool
+	// Emulation reports a bidirectional emulation transport (HTTP-streaming,
+	// SSE) whose client commands arrive through /emulation.
+	Emulation() bool
+	// WriteMany writes the encoded messages to the client in one transport
+	// frame (or as few as the transport allows), framed per Protocol: JSON
+	// joined by '\n', Protobuf varint length-prefixed. It must respect the
+	// transport write timeout and return an error when the write fails.
+	WriteMany(msgs ...[]byte) error
+	// Close ends the connection telling the client d (a close frame on
+	// WebSocket, a disconnect push on streams). For d.Code 3000 nothing is
+	// sent. Close must not block for long: waiting for the peer's close
+	// handshake happens in the background.
+	Close(d protocol.Disconnect) error
+}
+
+// RequestInfo is what the transport knows of the HTTP request that opened
+// the connection.
+type RequestInfo struct {
+	RemoteAddr string
+	Header     http.Header
+}
+
+type requestInfoKey struct{}
+
+// WithRequestInfo returns a context carrying ri for NewClient.
+func WithRequestInfo(ctx context.Context, ri RequestInfo) context.Context {
+	return context.WithValue(ctx, requestInfoKey{}, ri)
+}
+
+// RequestInfoFrom returns the RequestInfo stored in ctx, if any.
+func RequestInfoFrom(ctx context.Context) (RequestInfo, bool) {
+	ri, ok := ctx.Value(requestInfoKey{}).(RequestInfo)
+	return ri, ok
+}
