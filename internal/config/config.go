@@ -22,11 +22,61 @@ type Config struct {
 	HTTPAPI    HTTPAPI    `key:"http_api"`
 	WebSocket  WebSocket  `key:"websocket"`
 	Health     Endpoint   `key:"health"`
-	Prometheus Endpoint   `key:"prometheus"`
+	Prometheus Prometheus `key:"prometheus"`
 	Node       Node       `key:"node"`
 	Shutdown   Shutdown   `key:"shutdown"`
 	// PidFile, when set, is a file the server writes its process id to.
 	PidFile string `key:"pid_file"`
+
+	// Broker configures a broker separate from the engine (broker.enabled).
+	Broker Broker `key:"broker"`
+	// PresenceManager configures a presence manager separate from the engine.
+	PresenceManager PresenceManager `key:"presence_manager"`
+	// MapBroker selects the map subscription broker (Centrifugo v6.8+).
+	MapBroker TypeOnly `key:"map_broker"`
+	// Controller selects the inter-node controller (Centrifugo v6.8+).
+	Controller TypeOnly `key:"controller"`
+	// SharedPoll holds shared poll options (Centrifugo v6.8+). Herald does not
+	// implement shared poll; the section is kept opaque so configs load.
+	SharedPoll map[string]any `key:"shared_poll"`
+	// Proxies are named proxies referenced by namespace and RPC options.
+	Proxies []NamedProxy `key:"proxies"`
+	// Consumers are asynchronous API command consumers.
+	Consumers []Consumer `key:"consumers"`
+	// GRPCAPI configures the gRPC server API.
+	GRPCAPI GRPCAPI `key:"grpc_api"`
+	// SSE configures the bidirectional SSE emulation transport.
+	SSE EmulatedTransport `key:"sse"`
+	// HTTPStream configures the bidirectional HTTP-streaming transport.
+	HTTPStream EmulatedTransport `key:"http_stream"`
+	// WebTransport configures the experimental WebTransport transport.
+	WebTransport WebTransport `key:"webtransport"`
+	// UniWebSocket configures the unidirectional WebSocket transport.
+	UniWebSocket UniWebSocket `key:"uni_websocket"`
+	// UniSSE configures the unidirectional SSE transport.
+	UniSSE UniHTTPTransport `key:"uni_sse"`
+	// UniHTTPStream configures the unidirectional HTTP-streaming transport.
+	UniHTTPStream UniHTTPTransport `key:"uni_http_stream"`
+	// UniGRPC configures the unidirectional gRPC transport.
+	UniGRPC UniGRPC `key:"uni_grpc"`
+	// Emulation configures the /emulation endpoint used by SSE and HTTP-streaming.
+	Emulation Emulation `key:"emulation"`
+	// Admin configures the admin web UI.
+	Admin Admin `key:"admin"`
+	// Swagger configures the Swagger UI endpoint (default prefix /swagger).
+	Swagger Endpoint `key:"swagger"`
+	// Debug configures the pprof endpoints (default prefix /debug/pprof).
+	Debug Endpoint `key:"debug"`
+	// Init configures the connection init endpoint (default prefix /connection/init).
+	Init Endpoint `key:"init"`
+	// OpenTelemetry configures tracing.
+	OpenTelemetry OpenTelemetry `key:"opentelemetry"`
+	// Graphite configures metrics export to Graphite.
+	Graphite Graphite `key:"graphite"`
+	// UsageStats configures anonymous usage statistics.
+	UsageStats UsageStats `key:"usage_stats"`
+	// EnableUnreleasedFeatures unlocks experimental features.
+	EnableUnreleasedFeatures bool `key:"enable_unreleased_features"`
 }
 
 // HTTPServer configures the HTTP listener.
@@ -39,6 +89,18 @@ type HTTPServer struct {
 	// metrics, health) to a separate listener.
 	InternalAddress string `key:"internal_address"`
 	InternalPort    int    `key:"internal_port"`
+	// TLS for the listener(s).
+	TLS TLS `key:"tls"`
+	// TLSAutocert obtains certificates automatically (ACME).
+	TLSAutocert TLSAutocert `key:"tls_autocert"`
+	// TLSExternal applies TLS only to the external port.
+	TLSExternal bool `key:"tls_external"`
+	// InternalTLS is TLS for the internal port.
+	InternalTLS TLS `key:"internal_tls"`
+	// HTTP3 enables HTTP/3 (experimental; needed for WebTransport).
+	HTTP3 HTTP3 `key:"http3"`
+	// H2CExternal enables unencrypted HTTP/2 on the external port.
+	H2CExternal bool `key:"h2c_external"`
 }
 
 // Log configures logging.
@@ -53,23 +115,25 @@ type Log struct {
 type Engine struct {
 	// Type is memory (default) or redis.
 	Type string `key:"type"`
+	// Redis configures the Redis engine (broker and presence manager).
+	Redis RedisEngine `key:"redis"`
 }
 
 // Token configures JWT verification for connection (client.token) or
 // subscription (client.subscription_token) tokens.
 type Token struct {
-	HMACSecretKey                   string   `key:"hmac_secret_key"`
-	HMACPreviousSecretKey           string   `key:"hmac_previous_secret_key"`
-	HMACPreviousSecretKeyValidUntil int64    `key:"hmac_previous_secret_key_valid_until"` // unix seconds; 0 = no limit
-	RSAPublicKey                    string   `key:"rsa_public_key"`                       // PEM, base64 PEM or file path
-	ECDSAPublicKey                  string   `key:"ecdsa_public_key"`                     // PEM, base64 PEM or file path
-	JWKSPublicEndpoint              string   `key:"jwks_public_endpoint"`
-	Audience                        string   `key:"audience"`
-	AudienceRegex                   string   `key:"audience_regex"`
-	Issuer                          string   `key:"issuer"`
-	IssuerRegex                     string   `key:"issuer_regex"`
-	UserIDClaim                     string   `key:"user_id_claim"`
-	InsecureSkipJWKSEndpointSafetyCheck bool `key:"insecure_skip_jwks_endpoint_safety_check"`
+	HMACSecretKey                       string `key:"hmac_secret_key"`
+	HMACPreviousSecretKey               string `key:"hmac_previous_secret_key"`
+	HMACPreviousSecretKeyValidUntil     int64  `key:"hmac_previous_secret_key_valid_until"` // unix seconds; 0 = no limit
+	RSAPublicKey                        string `key:"rsa_public_key"`                       // PEM, base64 PEM or file path
+	ECDSAPublicKey                      string `key:"ecdsa_public_key"`                     // PEM, base64 PEM or file path
+	JWKSPublicEndpoint                  string `key:"jwks_public_endpoint"`
+	Audience                            string `key:"audience"`
+	AudienceRegex                       string `key:"audience_regex"`
+	Issuer                              string `key:"issuer"`
+	IssuerRegex                         string `key:"issuer_regex"`
+	UserIDClaim                         string `key:"user_id_claim"`
+	InsecureSkipJWKSEndpointSafetyCheck bool   `key:"insecure_skip_jwks_endpoint_safety_check"`
 }
 
 // SubscriptionToken configures subscription tokens separately when Enabled.
@@ -87,13 +151,13 @@ type PersonalChannel struct {
 
 // Client configures client connections.
 type Client struct {
-	Token                              Token             `key:"token"`
-	SubscriptionToken                  SubscriptionToken `key:"subscription_token"`
-	AllowedOrigins                     []string          `key:"allowed_origins"`
-	AllowAnonymousConnectWithoutToken  bool              `key:"allow_anonymous_connect_without_token"`
-	DisallowAnonymousConnectionTokens  bool              `key:"disallow_anonymous_connection_tokens"`
-	Insecure                           bool              `key:"insecure"`
-	InsecureSkipTokenSignatureVerify   bool              `key:"insecure_skip_token_signature_verify"`
+	Token                             Token             `key:"token"`
+	SubscriptionToken                 SubscriptionToken `key:"subscription_token"`
+	AllowedOrigins                    []string          `key:"allowed_origins"`
+	AllowAnonymousConnectWithoutToken bool              `key:"allow_anonymous_connect_without_token"`
+	DisallowAnonymousConnectionTokens bool              `key:"disallow_anonymous_connection_tokens"`
+	Insecure                          bool              `key:"insecure"`
+	InsecureSkipTokenSignatureVerify  bool              `key:"insecure_skip_token_signature_verify"`
 	// PingInterval between server pings. Default 25s; -1 disables pings.
 	PingInterval Duration `key:"ping_interval"`
 	// PongTimeout for the client's pong. Default 8s; -1 disables pong checks.
@@ -113,18 +177,23 @@ type Client struct {
 	// Concurrency of command processing per connection. Zero means sequential.
 	Concurrency int `key:"concurrency"`
 	// ChannelPositionCheckDelay. Default 40s.
-	ChannelPositionCheckDelay   Duration `key:"channel_position_check_delay"`
-	ChannelPositionMaxTimeLag   Duration `key:"channel_position_max_time_lag"`
-	ConnectionLimit             int      `key:"connection_limit"`
-	UserConnectionLimit         int      `key:"user_connection_limit"`
-	ConnectionRateLimit         int      `key:"connection_rate_limit"`
-	ConnectIncludeServerTime    bool     `key:"connect_include_server_time"`
+	ChannelPositionCheckDelay Duration `key:"channel_position_check_delay"`
+	ChannelPositionMaxTimeLag Duration `key:"channel_position_max_time_lag"`
+	ConnectionLimit           int      `key:"connection_limit"`
+	UserConnectionLimit       int      `key:"user_connection_limit"`
+	ConnectionRateLimit       int      `key:"connection_rate_limit"`
+	ConnectIncludeServerTime  bool     `key:"connect_include_server_time"`
 	// HistoryMaxPublicationLimit caps client history reads. Default 300.
 	HistoryMaxPublicationLimit int `key:"history_max_publication_limit"`
 	// RecoveryMaxPublicationLimit caps recovery. Default 300.
 	RecoveryMaxPublicationLimit    int             `key:"recovery_max_publication_limit"`
 	UserIDHTTPHeader               string          `key:"user_id_http_header"`
 	SubscribeToUserPersonalChannel PersonalChannel `key:"subscribe_to_user_personal_channel"`
+	// Proxy configures the connect and refresh proxies.
+	Proxy ClientProxy `key:"proxy"`
+	// ConnectCodeToUnidirectionalDisconnect maps connect error codes to
+	// disconnect codes for unidirectional transports.
+	ConnectCodeToUnidirectionalDisconnect UniConnectCodeToDisconnect `key:"connect_code_to_unidirectional_disconnect"`
 }
 
 // ChannelOptions are the per-namespace channel options (also used for
@@ -160,6 +229,16 @@ type ChannelOptions struct {
 	PublicationDataFormat      string   `key:"publication_data_format"` // "", json, json_object, binary
 	AllowTagsFilter            bool     `key:"allow_tags_filter"`
 	SubscriptionType           string   `key:"subscription_type"` // "" or "stream"
+
+	SubscribeProxyEnabled             bool   `key:"subscribe_proxy_enabled"`
+	SubscribeProxyName                string `key:"subscribe_proxy_name"` // "" means "default"
+	PublishProxyEnabled               bool   `key:"publish_proxy_enabled"`
+	PublishProxyName                  string `key:"publish_proxy_name"`
+	SubRefreshProxyEnabled            bool   `key:"sub_refresh_proxy_enabled"`
+	SubRefreshProxyName               string `key:"sub_refresh_proxy_name"`
+	SubscribeStreamProxyEnabled       bool   `key:"subscribe_stream_proxy_enabled"`
+	SubscribeStreamProxyName          string `key:"subscribe_stream_proxy_name"`
+	SubscribeStreamProxyBidirectional bool   `key:"subscribe_stream_proxy_bidirectional"`
 }
 
 // Namespace is a named set of channel options.
@@ -185,6 +264,8 @@ type Channel struct {
 	UserBoundary string `key:"user_boundary"`
 	// UserSeparator default ",".
 	UserSeparator string `key:"user_separator"`
+	// Proxy configures the "default" channel proxies.
+	Proxy ChannelProxies `key:"proxy"`
 }
 
 // RPCNamespace is a named RPC namespace.
@@ -200,6 +281,8 @@ type RPC struct {
 	Namespaces        []RPCNamespace `key:"namespaces"`
 	NamespaceBoundary string         `key:"namespace_boundary"`
 	Ping              RPCPing        `key:"ping"`
+	// Proxy is the "default" RPC proxy.
+	Proxy Proxy `key:"proxy"`
 }
 
 // RPCPing configures the built-in ping RPC.
@@ -229,6 +312,14 @@ type WebSocket struct {
 	MessageSizeLimit int `key:"message_size_limit"`
 	ReadBufferSize   int `key:"read_buffer_size"`
 	WriteBufferSize  int `key:"write_buffer_size"`
+	// CompressionMinSize is the smallest message compressed. Zero compresses all.
+	CompressionMinSize int `key:"compression_min_size"`
+	// CompressionLevel for permessage-deflate. Default 1.
+	CompressionLevel int `key:"compression_level"`
+	// UseWriteBufferPool shares write buffers between idle connections.
+	UseWriteBufferPool bool `key:"use_write_buffer_pool"`
+	// DecompressedMessageSizeLimit; zero means 10 × MessageSizeLimit.
+	DecompressedMessageSizeLimit int `key:"decompressed_message_size_limit"`
 }
 
 // Endpoint is a toggled internal endpoint (health, prometheus).
@@ -239,7 +330,10 @@ type Endpoint struct {
 
 // Node configures node identity.
 type Node struct {
+	// Name of the node; empty means <hostname>_<port>.
 	Name string `key:"name"`
+	// InfoMetricsAggregateInterval for metrics in node info. Default 60s.
+	InfoMetricsAggregateInterval Duration `key:"info_metrics_aggregate_interval"`
 }
 
 // Shutdown configures graceful shutdown.

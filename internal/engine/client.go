@@ -2,27 +2,505 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/heraldrt/herald/internal/broker"
 	"github.com/heraldrt/herald/internal/protocol"
+	pb "github.com/heraldrt/herald/internal/protocol/protocolpb"
 )
 
-// Client is one client connection's session.
+type clientState uint8
+
+const (
+	stateConnecting clientState = iota
+	stateConnected
+	stateFailed // connect failed: no further commands are processed
+	stateClosed
+)
+
+// maxPendingBuffer bounds publications buffered while a subscription is
+// being established; more means the subscriber cannot keep up (3008).
+const maxPendingBuffer = 10000
+
+// Client is one client connection's session. Its exported methods are safe
+// for concurrent use.
 type Client struct {
-	node      *Node
-	transport Transport
+	node    *Node
+	t       Transport
+	ctx     context.Context
+	id      string
+	session string
+	w       *writer
+
+	mu sync.Mutex // guards the fields below; see LOCKING.md
+	state       clientState
+	user        string
+	connInfo    []byte
+	name        string
+	version     string
+	expireAt    int64 // unix seconds; 0 = never
+	subs        map[string]*subscription
+	pongPending bool
+	pingTimer   *time.Timer
+	pongTimer   *time.Timer
+	staleTimer  *time.Timer
+	expireTimer *time.Timer
+	closeTimer  *time.Timer
+
+	closeOnce sync.Once
 }
+
+// subscription is a connection's subscription to one channel. Fields above
+// the separator are immutable once the subscription is created; the rest
+// are guarded by Client.mu.
+type subscription struct {
+	serverSide    bool
+	positioned    bool
+	recoverable   bool
+	presence      bool
+	joinLeave     bool
+	pushJoinLeave bool
+	chanInfo      []byte
+
+	pending  bool                  // subscribe reply not yet queued
+	buffer   []pendingPublication  // publications received while pending
+	offset   uint64                // last delivered offset (positioned)
+	epoch    string                // stream epoch (positioned)
+	expireAt int64                 // unix seconds; 0 = never
+	timer    *time.Timer           // expiry check
+}
+
+type pendingPublication struct {
+	pub *broker.Publication
+	sp  broker.StreamPosition
+}
+
+var (
+	pingJSON     = []byte("{}")
+	pingProtobuf = []byte{}
+)
+
+// NewClient starts a session for a new connection on t. ctx carries the
+// RequestInfo and should live as long as the connection. It fails with
+// protocol.DisconnectShutdown when the node is shutting down.
+func (n *Node) NewClient(ctx context.Context, t Transport) (*Client, error) {
+	if n.closing.Load() {
+		return nil, protocol.DisconnectShutdown
+	}
+	cfg := n.config()
+	c := &Client{
+		node: n,
+		t:    t,
+		ctx:  ctx,
+		id:   uuid.NewString(),
+		subs: make(map[string]*subscription),
+	}
+	if t.Emulation() || t.Unidirectional() {
+		c.session = uuid.NewString()
+	}
+	c.w = newWriter(cfg.client.QueueMaxSize, t.WriteMany, func(error) {
+		go c.Close(protocol.DisconnectWriteError)
+	})
+	n.clientsWG.Add(1)
+	if d := cfg.client.StaleCloseDelay; d > 0 {
+		c.staleTimer = time.AfterFunc(d, func() {
+			c.mu.Lock()
+			stale := c.state == stateConnecting
+			c.mu.Unlock()
+			if stale {
+				c.Close(protocol.DisconnectStale)
+			}
+		})
+	}
+	return c, nil
+}
+
+// ID returns the client id.
+func (c *Client) ID() string { return c.id }
+
+// Session returns the session id (emulation and unidirectional transports).
+func (c *Client) Session() string { return c.session }
 
 // HandleFrame processes one transport frame of commands. It returns false
 // when the connection is closed or must stop reading.
-func (c *Client) HandleFrame(frame []byte) bool { return false }
+func (c *Client) HandleFrame(frame []byte) bool {
+	c.mu.Lock()
+	state := c.state
+	c.mu.Unlock()
+	switch state {
+	case stateClosed:
+		return false
+	case stateFailed:
+		c.Close(protocol.DisconnectBadRequest)
+		return false
+	}
+	cmds, err := protocol.DecodeCommands(c.t.Protocol(), frame)
+	if err != nil {
+		c.node.log.Debug("malformed frame", "client", c.id, "error", err)
+		c.Close(protocol.DisconnectBadRequest)
+		return false
+	}
+	for _, cmd := range cmds {
+		if !c.handleCommand(cmd) {
+			return false
+		}
+	}
+	return true
+}
 
-// Close ends the session with d. Transports call it with
-// protocol.DisconnectConnectionClosed when the connection is lost.
-func (c *Client) Close(d protocol.Disconnect) {}
+// handleCommand dispatches one command; it returns false when the
+// connection was closed.
+func (c *Client) handleCommand(cmd *pb.Command) bool {
+	if cmd.Id == 0 && cmd.Send == nil {
+		return c.handlePong()
+	}
+	c.mu.Lock()
+	state := c.state
+	c.mu.Unlock()
+	if state == stateConnecting && cmd.Connect == nil {
+		c.Close(protocol.DisconnectBadRequest)
+		return false
+	}
+	if state != stateConnecting && cmd.Connect != nil {
+		c.Close(protocol.DisconnectBadRequest)
+		return false
+	}
+	if state != stateConnecting && state != stateConnected {
+		c.Close(protocol.DisconnectBadRequest)
+		return false
+	}
+	reply := &pb.Reply{Id: cmd.Id}
+	var err error
+	switch {
+	case cmd.Connect != nil:
+		return c.handleConnect(cmd.Id, cmd.Connect)
+	case cmd.Subscribe != nil:
+		return c.handleSubscribe(cmd.Id, cmd.Subscribe)
+	case cmd.Unsubscribe != nil:
+		err = c.handleUnsubscribe(cmd.Unsubscribe)
+		reply.Unsubscribe = &pb.UnsubscribeResult{}
+	case cmd.Publish != nil:
+		err = c.handlePublish(cmd.Publish)
+		reply.Publish = &pb.PublishResult{}
+	case cmd.Presence != nil:
+		reply.Presence, err = c.handlePresence(cmd.Presence)
+	case cmd.PresenceStats != nil:
+		reply.PresenceStats, err = c.handlePresenceStats(cmd.PresenceStats)
+	case cmd.History != nil:
+		reply.History, err = c.handleHistory(cmd.History)
+	case cmd.Rpc != nil:
+		reply.Rpc, err = c.handleRPC(cmd.Rpc)
+	case cmd.Refresh != nil:
+		reply.Refresh, err = c.handleRefresh(cmd.Refresh)
+	case cmd.SubRefresh != nil:
+		reply.SubRefresh, err = c.handleSubRefresh(cmd.SubRefresh)
+	case cmd.Send != nil:
+		// No message handler is installed: like Centrifugo OSS.
+		c.Close(protocol.DisconnectNotAvailable)
+		return false
+	default:
+		// Includes the ping command, which is defined but not served.
+		c.Close(protocol.DisconnectBadRequest)
+		return false
+	}
+	return c.finishCommand(reply, err)
+}
 
-// NewClient starts a session for a new connection on t. ctx carries the
-// RequestInfo and lives as long as the connection. It fails with
-// protocol.DisconnectShutdown when the node is shutting down.
-func (n *Node) NewClient(ctx context.Context, t Transport) (*Client, error) {
-	return &Client{node: n, transport: t}, nil
+// finishCommand sends reply, or the error err: an error reply for
+// *protocol.Error, a disconnect for protocol.Disconnect, 100 otherwise.
+func (c *Client) finishCommand(reply *pb.Reply, err error) bool {
+	if err != nil {
+		var d protocol.Disconnect
+		if errors.As(err, &d) {
+			c.Close(d)
+			return false
+		}
+		pe := toClientError(err)
+		if pe == protocol.ErrInternal {
+			c.node.log.Error("command failed", "client", c.id, "user", c.user, "error", err)
+		}
+		reply = &pb.Reply{Id: reply.Id, Error: &pb.Error{Code: pe.Code, Message: pe.Message, Temporary: pe.Temporary}}
+	}
+	return c.sendReply(reply)
+}
+
+func toClientError(err error) *protocol.Error {
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	switch {
+	case errors.Is(err, broker.ErrUnrecoverablePosition):
+		return protocol.ErrUnrecoverablePosition
+	case errors.Is(err, broker.ErrBadRequest):
+		return protocol.ErrBadRequest
+	case errors.Is(err, broker.ErrNotAvailable):
+		return protocol.ErrNotAvailable
+	}
+	return protocol.ErrInternal
+}
+
+// sendReply encodes and queues r; it returns false if the connection was
+// closed as a result.
+func (c *Client) sendReply(r *pb.Reply) bool {
+	data, err := protocol.EncodeReply(c.t.Protocol(), r)
+	if err != nil {
+		c.Close(protocol.DisconnectInappropriateProtocol)
+		return false
+	}
+	return c.enqueue(data)
+}
+
+// sendPush encodes and queues a push outside any fan-out.
+func (c *Client) sendPush(push *pb.Push) bool {
+	data, err := encodePush(c.t.Protocol(), c.t.Unidirectional(), push)
+	if err != nil {
+		go c.Close(protocol.DisconnectInappropriateProtocol)
+		return false
+	}
+	return c.enqueue(data)
+}
+
+func (c *Client) enqueue(data []byte) bool {
+	if !c.w.enqueue(data) {
+		go c.Close(protocol.DisconnectSlow)
+		return false
+	}
+	return true
+}
+
+// handlePong processes an empty command (pong).
+func (c *Client) handlePong() bool {
+	c.mu.Lock()
+	if c.state != stateConnected || !c.pongPending {
+		c.mu.Unlock()
+		c.Close(protocol.DisconnectBadRequest)
+		return false
+	}
+	c.pongPending = false
+	if c.pongTimer != nil {
+		c.pongTimer.Stop()
+	}
+	c.mu.Unlock()
+	return true
+}
+
+// schedulePing starts the ping cycle after a successful connect.
+// Precondition: c.mu held.
+func (c *Client) schedulePingLocked() {
+	interval := c.node.config().client.PingInterval
+	if interval <= 0 {
+		return
+	}
+	first := interval/2 + time.Duration(rand.Int64N(int64(interval/2)+1))
+	c.pingTimer = time.AfterFunc(first, c.sendPing)
+}
+
+func (c *Client) sendPing() {
+	cfg := c.node.config().client
+	c.mu.Lock()
+	if c.state != stateConnected {
+		c.mu.Unlock()
+		return
+	}
+	expectPong := cfg.PongTimeout > 0 && !c.t.Unidirectional()
+	if expectPong && !c.pongPending {
+		c.pongPending = true
+		c.pongTimer = time.AfterFunc(cfg.PongTimeout, func() {
+			c.mu.Lock()
+			missed := c.pongPending && c.state == stateConnected
+			c.mu.Unlock()
+			if missed {
+				c.Close(protocol.DisconnectNoPong)
+			}
+		})
+	}
+	c.pingTimer = time.AfterFunc(cfg.PingInterval, c.sendPing)
+	c.mu.Unlock()
+	ping := pingJSON
+	if c.t.Protocol() == protocol.TypeProtobuf {
+		ping = pingProtobuf
+	}
+	c.enqueue(ping)
+}
+
+// Close ends the session with d: subscriptions are removed (with leave
+// events and presence cleanup), queued messages are flushed unless d is
+// 3000 or 3008, and the transport is closed. Transports call it with
+// protocol.DisconnectConnectionClosed when the connection is lost. Close is
+// idempotent.
+func (c *Client) Close(d protocol.Disconnect) {
+	c.closeOnce.Do(func() { c.close(d) })
+}
+
+func (c *Client) close(d protocol.Disconnect) {
+	c.mu.Lock()
+	wasConnected := c.state == stateConnected
+	c.state = stateClosed
+	subs := c.subs
+	c.subs = nil
+	for _, t := range []*time.Timer{c.pingTimer, c.pongTimer, c.staleTimer, c.expireTimer, c.closeTimer} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	for _, sub := range subs {
+		if sub.timer != nil {
+			sub.timer.Stop()
+		}
+	}
+	c.mu.Unlock()
+
+	for ch, sub := range subs {
+		c.node.removeSubscriber(ch, c)
+		c.cleanupSubscription(ch, sub)
+	}
+	if wasConnected {
+		c.node.hub.removeConn(c)
+	}
+	c.w.close(d.Code != protocol.DisconnectConnectionClosed.Code && d.Code != protocol.DisconnectSlow.Code)
+	if err := c.t.Close(d); err != nil {
+		c.node.log.Debug("transport close", "client", c.id, "error", err)
+	}
+	if d.Code != protocol.DisconnectConnectionClosed.Code {
+		c.node.log.Debug("client disconnected", "client", c.id, "user", c.user, "code", d.Code, "reason", d.Reason)
+	}
+	c.node.clientsWG.Done()
+}
+
+// cleanupSubscription removes presence and publishes leave for a removed
+// subscription. Must be called without c.mu held.
+func (c *Client) cleanupSubscription(ch string, sub *subscription) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if sub.presence {
+		if err := c.node.opts.Presence.RemovePresence(ctx, ch, c.id, c.user); err != nil {
+			c.node.log.Error("remove presence", "channel", ch, "client", c.id, "error", err)
+		}
+	}
+	if sub.joinLeave {
+		if err := c.node.opts.Broker.PublishLeave(ctx, ch, c.clientInfo(sub.chanInfo)); err != nil {
+			c.node.log.Error("publish leave", "channel", ch, "client", c.id, "error", err)
+		}
+	}
+}
+
+func (c *Client) clientInfo(chanInfo []byte) *broker.ClientInfo {
+	return &broker.ClientInfo{User: c.user, Client: c.id, ConnInfo: c.connInfo, ChanInfo: chanInfo}
+}
+
+// deliverPublication queues a publication push for sub, keeping offsets
+// contiguous for positioned subscriptions. Called by fan-out with the hub
+// shard read lock held.
+func (c *Client) deliverPublication(ch string, sub *subscription, pub *broker.Publication, sp broker.StreamPosition, pp *preparedPush) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.subs[ch] != sub {
+		return
+	}
+	if sub.pending {
+		if len(sub.buffer) >= maxPendingBuffer {
+			go c.Close(protocol.DisconnectSlow)
+			return
+		}
+		sub.buffer = append(sub.buffer, pendingPublication{pub: pub, sp: sp})
+		return
+	}
+	if !c.advancePositionLocked(ch, sub, pub, sp) {
+		return
+	}
+	data, err := pp.get(c.t.Protocol(), c.t.Unidirectional())
+	if err != nil {
+		go c.Close(protocol.DisconnectInappropriateProtocol)
+		return
+	}
+	if !c.w.enqueue(data) {
+		go c.Close(protocol.DisconnectSlow)
+	}
+}
+
+// advancePositionLocked checks pub against the tracked stream position of a
+// positioned subscription. It returns false when pub must not be delivered
+// (a duplicate, or a gap that ends the subscription).
+// Precondition: c.mu held.
+func (c *Client) advancePositionLocked(ch string, sub *subscription, pub *broker.Publication, sp broker.StreamPosition) bool {
+	if !sub.positioned || pub.Offset == 0 {
+		return true
+	}
+	if sp.Epoch != "" && sp.Epoch != sub.epoch {
+		go c.insufficientState(ch, sub)
+		return false
+	}
+	if pub.Offset <= sub.offset {
+		return false
+	}
+	if pub.Offset > sub.offset+1 {
+		go c.insufficientState(ch, sub)
+		return false
+	}
+	sub.offset = pub.Offset
+	return true
+}
+
+// insufficientState ends a subscription whose stream has a gap: unsubscribe
+// 2500 for client-side subscriptions (the SDK resubscribes and recovers),
+// disconnect 3010 for server-side ones.
+func (c *Client) insufficientState(ch string, sub *subscription) {
+	if sub.serverSide {
+		c.Close(protocol.DisconnectInsufficientState)
+		return
+	}
+	c.unsubscribe(ch, sub, &protocol.UnsubscribeInsufficientState)
+}
+
+func (c *Client) deliverJoinLeave(ch string, sub *subscription, pp *preparedPush) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.subs[ch] != sub || sub.pending {
+		return
+	}
+	data, err := pp.get(c.t.Protocol(), c.t.Unidirectional())
+	if err != nil {
+		go c.Close(protocol.DisconnectInappropriateProtocol)
+		return
+	}
+	if !c.w.enqueue(data) {
+		go c.Close(protocol.DisconnectSlow)
+	}
+}
+
+// activate ends the pending phase of sub after its subscribe reply (or
+// connect reply) was queued: buffered publications newer than the position
+// the client already has are queued in order.
+func (c *Client) activate(ch string, sub *subscription) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.subs[ch] != sub {
+		return
+	}
+	buf := sub.buffer
+	sub.buffer = nil
+	sub.pending = false
+	for _, p := range buf {
+		if !c.advancePositionLocked(ch, sub, p.pub, p.sp) {
+			if sub.positioned && p.pub.Offset > sub.offset {
+				return // gap: insufficient state already triggered
+			}
+			continue
+		}
+		data, err := encodePush(c.t.Protocol(), c.t.Unidirectional(), &pb.Push{Channel: ch, Pub: toProtoPublication(p.pub)})
+		if err != nil {
+			go c.Close(protocol.DisconnectInappropriateProtocol)
+			return
+		}
+		if !c.w.enqueue(data) {
+			go c.Close(protocol.DisconnectSlow)
+			return
+		}
+	}
 }

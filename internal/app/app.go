@@ -1,0 +1,250 @@
+// Package app is Herald's composition root: it builds the engine, broker,
+// presence manager, transports and server API from a config.Config, serves
+// them over HTTP and shuts them down in order. Only cmd and internal/cli
+// import it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/heraldrt/herald/internal/api"
+	"github.com/heraldrt/herald/internal/api/httpapi"
+	"github.com/heraldrt/herald/internal/auth/jwt"
+	"github.com/heraldrt/herald/internal/broker/memory"
+	"github.com/heraldrt/herald/internal/channel"
+	"github.com/heraldrt/herald/internal/config"
+	"github.com/heraldrt/herald/internal/engine"
+	"github.com/heraldrt/herald/internal/transport/websocket"
+)
+
+// Version is the server version reported to clients and by `herald version`.
+const Version = "0.1.0"
+
+// App is a running Herald server.
+type App struct {
+	cfg      config.Config
+	log      *slog.Logger
+	node     *engine.Node
+	api      *httpapi.Handler
+	servers  []*http.Server
+	addrs    []net.Addr
+	wg       sync.WaitGroup
+	shutOnce sync.Once
+	shutErr  error
+}
+
+// New builds an App from a validated configuration.
+func New(cfg config.Config, logger *slog.Logger) (*App, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	rules, err := channel.NewRules(cfg.Channel)
+	if err != nil {
+		return nil, fmt.Errorf("channel rules: %w", err)
+	}
+	verifier, err := newVerifier(cfg)
+	if err != nil {
+		return nil, err
+	}
+	mem := memory.New(memory.Options{})
+	node, err := engine.New(engine.Options{
+		Client:            cfg.Client,
+		RPC:               cfg.RPC,
+		ChannelDataFormat: cfg.Channel.PublicationDataFormat,
+		Broker:            mem,
+		Presence:          memory.NewPresenceManager(),
+		Rules:             rules,
+		Verifier:          verifier,
+		Logger:            logger,
+		Version:           Version + " Herald",
+		Name:              nodeName(cfg),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &App{cfg: cfg, log: logger, node: node}, nil
+}
+
+func nodeName(cfg config.Config) string {
+	if cfg.Node.Name != "" {
+		return cfg.Node.Name
+	}
+	return "herald_" + strconv.Itoa(cfg.HTTPServer.Port)
+}
+
+func newVerifier(cfg config.Config) (*jwt.Verifier, error) {
+	conn, sub, err := verifierConfigs(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return jwt.New(conn, sub)
+}
+
+func verifierConfigs(cfg config.Config) (jwt.Config, *jwt.Config, error) {
+	conn, err := jwt.ConfigFromToken(cfg.Client.Token, cfg.Client.InsecureSkipTokenSignatureVerify)
+	if err != nil {
+		return jwt.Config{}, nil, fmt.Errorf("client.token: %w", err)
+	}
+	var sub *jwt.Config
+	if cfg.Client.SubscriptionToken.Enabled {
+		s, err := jwt.ConfigFromToken(cfg.Client.SubscriptionToken.Token, cfg.Client.InsecureSkipTokenSignatureVerify)
+		if err != nil {
+			return jwt.Config{}, nil, fmt.Errorf("client.subscription_token: %w", err)
+		}
+		sub = &s
+	}
+	return conn, sub, nil
+}
+
+// Node returns the engine node.
+func (a *App) Node() *engine.Node { return a.node }
+
+// Addrs returns the addresses the App listens on (external first), valid
+// after Start.
+func (a *App) Addrs() []net.Addr { return a.addrs }
+
+// Start starts the engine and the HTTP listeners. It returns once the
+// listeners are bound.
+func (a *App) Start(ctx context.Context) error {
+	if err := a.node.Start(ctx); err != nil {
+		return fmt.Errorf("start engine: %w", err)
+	}
+	external, internal := a.handlers()
+	hs := a.cfg.HTTPServer
+	if internal == nil {
+		return a.listen(net.JoinHostPort(hs.Address, strconv.Itoa(hs.Port)), external)
+	}
+	if err := a.listen(net.JoinHostPort(hs.Address, strconv.Itoa(hs.Port)), external); err != nil {
+		return err
+	}
+	addr := hs.InternalAddress
+	if addr == "" {
+		addr = hs.Address
+	}
+	return a.listen(net.JoinHostPort(addr, strconv.Itoa(hs.InternalPort)), internal)
+}
+
+func (a *App) listen(addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelDebug),
+	}
+	a.servers = append(a.servers, srv)
+	a.addrs = append(a.addrs, ln.Addr())
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("http server", "addr", addr, "error", err)
+		}
+	}()
+	a.log.Info("listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// handlers returns the external mux and, when http_server.internal_port is
+// set, a separate internal mux (nil otherwise).
+func (a *App) handlers() (external *http.ServeMux, internal *http.ServeMux) {
+	cfg := a.cfg
+	external = http.NewServeMux()
+	internal = external
+	if cfg.HTTPServer.InternalPort != 0 && cfg.HTTPServer.InternalPort != cfg.HTTPServer.Port {
+		internal = http.NewServeMux()
+	}
+	if !cfg.WebSocket.Disabled {
+		ws := websocket.NewHandler(func(ctx context.Context, t engine.Transport) (websocket.Session, error) {
+			c, err := a.node.NewClient(ctx, t)
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		}, websocket.Config{
+			MessageSizeLimit: cfg.WebSocket.MessageSizeLimit,
+			WriteTimeout:     cfg.WebSocket.WriteTimeout,
+			Compression:      cfg.WebSocket.Compression,
+			ReadBufferSize:   cfg.WebSocket.ReadBufferSize,
+			WriteBufferSize:  cfg.WebSocket.WriteBufferSize,
+			AllowedOrigins:   cfg.Client.AllowedOrigins,
+		}, a.log)
+		external.Handle(cfg.WebSocket.HandlerPrefix, ws)
+	}
+	if !cfg.HTTPAPI.Disabled {
+		a.api = httpapi.NewHandler(api.New(a.node, api.Config{}), httpapi.Config{
+			Prefix:    cfg.HTTPAPI.HandlerPrefix,
+			Key:       cfg.HTTPAPI.Key,
+			Insecure:  cfg.HTTPAPI.Insecure,
+			ErrorMode: cfg.HTTPAPI.ErrorMode,
+		}, a.log)
+		mux := internal
+		if cfg.HTTPAPI.External {
+			mux = external
+		}
+		mux.Handle(cfg.HTTPAPI.HandlerPrefix, a.api)
+		mux.Handle(cfg.HTTPAPI.HandlerPrefix+"/", a.api)
+	}
+	if cfg.Health.Enabled {
+		internal.HandleFunc(cfg.Health.HandlerPrefix, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte("{}"))
+		})
+	}
+	if cfg.Prometheus.Enabled {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		registerNodeMetrics(reg, a.node)
+		internal.Handle(cfg.Prometheus.HandlerPrefix, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	}
+	if internal == external {
+		return external, nil
+	}
+	return external, internal
+}
+
+// Reload applies a new configuration's token keys, channel and RPC
+// namespaces and client options (SIGHUP).
+func (a *App) Reload(cfg config.Config) error {
+	rules, err := channel.NewRules(cfg.Channel)
+	if err != nil {
+		return fmt.Errorf("channel rules: %w", err)
+	}
+	v, err := newVerifier(cfg)
+	if err != nil {
+		return err
+	}
+	a.node.Reload(cfg.Client, cfg.RPC, rules, v)
+	return nil
+}
+
+// Shutdown stops accepting connections, disconnects clients with 3001
+// shutdown and stops the listeners. It is idempotent.
+func (a *App) Shutdown(ctx context.Context) error {
+	a.shutOnce.Do(func() {
+		if a.api != nil {
+			a.api.SetShuttingDown()
+		}
+		var errs []error
+		errs = append(errs, a.node.Shutdown(ctx))
+		for _, s := range a.servers {
+			errs = append(errs, s.Shutdown(ctx))
+		}
+		a.wg.Wait()
+		a.shutErr = errors.Join(errs...)
+	})
+	return a.shutErr
+}

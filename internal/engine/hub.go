@@ -1,0 +1,204 @@
+package engine
+
+import (
+	"sync"
+)
+
+const numHubShards = 64
+
+// hub indexes local connections by client id and user, and channel
+// subscribers by channel. It is sharded by hash so that unrelated channels
+// and users never contend on one lock.
+type hub struct {
+	conns [numHubShards]connShard
+	subs  [numHubShards]subShard
+}
+
+type connShard struct {
+	mu      sync.RWMutex
+	clients map[string]*Client            // client id → client
+	users   map[string]map[string]*Client // user → client id → client
+}
+
+type subShard struct {
+	mu       sync.RWMutex
+	channels map[string]map[*Client]*subscription
+}
+
+func newHub() *hub {
+	h := &hub{}
+	for i := range h.conns {
+		h.conns[i].clients = make(map[string]*Client)
+		h.conns[i].users = make(map[string]map[string]*Client)
+		h.subs[i].channels = make(map[string]map[*Client]*subscription)
+	}
+	return h
+}
+
+// shardIndex hashes s with FNV-1a (inline, allocation free).
+func shardIndex(s string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return int(h % numHubShards)
+}
+
+// addConn registers c under its client id and user.
+func (h *hub) addConn(c *Client) {
+	s := &h.conns[shardIndex(c.user)]
+	s.mu.Lock()
+	users := s.users[c.user]
+	if users == nil {
+		users = make(map[string]*Client)
+		s.users[c.user] = users
+	}
+	users[c.id] = c
+	s.mu.Unlock()
+
+	s = &h.conns[shardIndex(c.id)]
+	s.mu.Lock()
+	s.clients[c.id] = c
+	s.mu.Unlock()
+}
+
+// removeConn unregisters c.
+func (h *hub) removeConn(c *Client) {
+	s := &h.conns[shardIndex(c.user)]
+	s.mu.Lock()
+	if users := s.users[c.user]; users != nil {
+		delete(users, c.id)
+		if len(users) == 0 {
+			delete(s.users, c.user)
+		}
+	}
+	s.mu.Unlock()
+
+	s = &h.conns[shardIndex(c.id)]
+	s.mu.Lock()
+	delete(s.clients, c.id)
+	s.mu.Unlock()
+}
+
+// userConns returns the local connections of user.
+func (h *hub) userConns(user string) []*Client {
+	s := &h.conns[shardIndex(user)]
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	users := s.users[user]
+	out := make([]*Client, 0, len(users))
+	for _, c := range users {
+		out = append(out, c)
+	}
+	return out
+}
+
+// userConnCount returns the number of local connections of user.
+func (h *hub) userConnCount(user string) int {
+	s := &h.conns[shardIndex(user)]
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.users[user])
+}
+
+// allConns returns every local connection.
+func (h *hub) allConns() []*Client {
+	var out []*Client
+	for i := range h.conns {
+		s := &h.conns[i]
+		s.mu.RLock()
+		for _, c := range s.clients {
+			out = append(out, c)
+		}
+		s.mu.RUnlock()
+	}
+	return out
+}
+
+// counts returns the number of connections, distinct users, channels and
+// subscriptions on this node.
+func (h *hub) counts() (clients, users, channels, subs int) {
+	for i := range h.conns {
+		s := &h.conns[i]
+		s.mu.RLock()
+		clients += len(s.clients)
+		users += len(s.users)
+		s.mu.RUnlock()
+		ss := &h.subs[i]
+		ss.mu.RLock()
+		channels += len(ss.channels)
+		for _, m := range ss.channels {
+			subs += len(m)
+		}
+		ss.mu.RUnlock()
+	}
+	return
+}
+
+// addSub adds c as a subscriber of ch. It reports whether ch had no local
+// subscribers before (the node must then subscribe the broker).
+func (h *hub) addSub(ch string, c *Client, sub *subscription) (first bool) {
+	s := &h.subs[shardIndex(ch)]
+	s.mu.Lock()
+	m := s.channels[ch]
+	if m == nil {
+		m = make(map[*Client]*subscription)
+		s.channels[ch] = m
+		first = true
+	}
+	m[c] = sub
+	s.mu.Unlock()
+	return first
+}
+
+// removeSub removes c from ch. It reports whether ch has no local
+// subscribers left (the node may then unsubscribe the broker).
+func (h *hub) removeSub(ch string, c *Client) (last bool) {
+	s := &h.subs[shardIndex(ch)]
+	s.mu.Lock()
+	m := s.channels[ch]
+	if m != nil {
+		delete(m, c)
+		if len(m) == 0 {
+			delete(s.channels, ch)
+			last = true
+		}
+	}
+	s.mu.Unlock()
+	return last
+}
+
+// hasSubs reports whether ch has local subscribers.
+func (h *hub) hasSubs(ch string) bool {
+	s := &h.subs[shardIndex(ch)]
+	s.mu.RLock()
+	_, ok := s.channels[ch]
+	s.mu.RUnlock()
+	return ok
+}
+
+// eachSub calls fn for every subscriber of ch while holding the shard read
+// lock. fn must not call back into the hub.
+func (h *hub) eachSub(ch string, fn func(c *Client, sub *subscription)) {
+	s := &h.subs[shardIndex(ch)]
+	s.mu.RLock()
+	for c, sub := range s.channels[ch] {
+		fn(c, sub)
+	}
+	s.mu.RUnlock()
+}
+
+// channels returns every channel with local subscribers and their count.
+func (h *hub) channels() map[string]int {
+	out := make(map[string]int)
+	for i := range h.subs {
+		s := &h.subs[i]
+		s.mu.RLock()
+		for ch, m := range s.channels {
+			out[ch] = len(m)
+		}
+		s.mu.RUnlock()
+	}
+	return out
+}

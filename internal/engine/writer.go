@@ -1,0 +1,108 @@
+package engine
+
+import (
+	"sync"
+)
+
+// writer is a connection's bounded outgoing queue. Messages are drained by
+// at most one goroutine at a time, started on demand when the queue turns
+// non-empty, so an idle connection holds no writer goroutine. Each drain
+// writes up to maxMessagesInFrame messages in one transport frame.
+type writer struct {
+	mu       sync.Mutex
+	queue    [][]byte
+	size     int  // bytes queued
+	maxSize  int  // queue limit in bytes; 0 means unlimited
+	flushing bool // a drain goroutine is running
+	closed   bool
+	idle     *sync.Cond // signalled when a drain ends
+
+	write func(msgs ...[]byte) error
+	// onError is called (once per failure, from the drain goroutine) when a
+	// write fails.
+	onError func(err error)
+}
+
+const maxMessagesInFrame = 16
+
+func newWriter(maxSize int, write func(msgs ...[]byte) error, onError func(error)) *writer {
+	w := &writer{maxSize: maxSize, write: write, onError: onError}
+	w.idle = sync.NewCond(&w.mu)
+	return w
+}
+
+// enqueue adds msg to the queue. It returns false when the queue is over its
+// size limit (the caller disconnects the slow client) or closed.
+func (w *writer) enqueue(msg []byte) bool {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return false
+	}
+	if w.maxSize > 0 && w.size+len(msg) > w.maxSize {
+		w.mu.Unlock()
+		return false
+	}
+	w.queue = append(w.queue, msg)
+	w.size += len(msg)
+	if !w.flushing {
+		w.flushing = true
+		go w.drain()
+	}
+	w.mu.Unlock()
+	return true
+}
+
+func (w *writer) drain() {
+	var batch [maxMessagesInFrame][]byte
+	for {
+		w.mu.Lock()
+		if len(w.queue) == 0 || w.closed {
+			w.flushing = false
+			w.idle.Broadcast()
+			w.mu.Unlock()
+			return
+		}
+		n := copy(batch[:], w.queue)
+		for i := 0; i < n; i++ {
+			w.size -= len(batch[i])
+			w.queue[i] = nil
+		}
+		w.queue = w.queue[n:]
+		if len(w.queue) == 0 {
+			w.queue = nil // release the backing array of a burst
+		}
+		w.mu.Unlock()
+
+		err := w.write(batch[:n]...)
+		for i := 0; i < n; i++ {
+			batch[i] = nil
+		}
+		if err != nil {
+			w.mu.Lock()
+			w.closed = true
+			w.queue = nil
+			w.size = 0
+			w.flushing = false
+			w.idle.Broadcast()
+			w.mu.Unlock()
+			w.onError(err)
+			return
+		}
+	}
+}
+
+// close stops the writer. With flush, it first waits until queued messages
+// are written (or a write fails).
+func (w *writer) close(flush bool) {
+	w.mu.Lock()
+	if flush {
+		for w.flushing && !w.closed {
+			w.idle.Wait()
+		}
+	}
+	w.closed = true
+	w.queue = nil
+	w.size = 0
+	w.mu.Unlock()
+}

@@ -1,0 +1,136 @@
+package websocket
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/heraldrt/herald/internal/transport/origin"
+)
+
+// Defaults applied by Config.withDefaults to zero-valued fields.
+const (
+	// DefaultMessageSizeLimit is the default MessageSizeLimit (64 KiB).
+	DefaultMessageSizeLimit = 65536
+	// DefaultWriteTimeout is the default WriteTimeout.
+	DefaultWriteTimeout = time.Second
+	// DefaultCloseTimeout is the default CloseTimeout.
+	DefaultCloseTimeout = 5 * time.Second
+	// DefaultWriteBufferSize is the default WriteBufferSize.
+	DefaultWriteBufferSize = 4096
+	// DefaultCompressionLevel is the default CompressionLevel.
+	DefaultCompressionLevel = 1
+)
+
+// Config configures the bidirectional WebSocket endpoint. Every field's zero
+// value is a documented default, so Config{} is a working configuration that
+// accepts only requests without an Origin header.
+type Config struct {
+	// MessageSizeLimit is the largest message, in bytes, accepted from a
+	// client. A larger message closes the connection with WebSocket code 1009
+	// "message too big". With compression negotiated it bounds the
+	// compressed (wire) size. Zero means 65536.
+	MessageSizeLimit int
+
+	// DecompressedMessageSizeLimit bounds the size of a message after
+	// permessage-deflate decompression; it only applies when compression
+	// was negotiated. Zero means 10 × MessageSizeLimit.
+	DecompressedMessageSizeLimit int
+
+	// WriteTimeout bounds every write to the client: a WriteMany that cannot
+	// complete within it fails (the engine then disconnects with 3009), and
+	// Close waits at most this long to send its close frame. Zero means 1s.
+	WriteTimeout time.Duration
+
+	// CloseTimeout is how long, after sending a close frame, the server waits
+	// for the client's close frame before dropping the TCP connection. The
+	// wait happens in the connection's read loop, never in the caller of
+	// Close. Zero means 5s.
+	CloseTimeout time.Duration
+
+	// Compression enables negotiation of permessage-deflate (RFC 7692, no
+	// context takeover). Zero means disabled.
+	Compression bool
+
+	// CompressionLevel is the flate level (1-9) for compressed writes. Zero
+	// means 1 (best speed).
+	CompressionLevel int
+
+	// CompressionMinSize is the smallest frame payload, in bytes, that is
+	// compressed; smaller frames are sent uncompressed even on a compressed
+	// connection. Zero means every frame is compressed.
+	CompressionMinSize int
+
+	// ReadBufferSize is the size of the per-connection read buffer. Zero
+	// reuses the HTTP server's 4 KiB connection buffer, so no new buffer is
+	// allocated; it is held for the life of the connection.
+	ReadBufferSize int
+
+	// WriteBufferSize is the size of the write buffers, which are taken from
+	// a pool shared by all connections of the Handler only while a frame is
+	// being written, so idle connections hold no write buffer. Larger frames
+	// are written in several chunks. Zero means 4096.
+	WriteBufferSize int
+
+	// AllowedOrigins lists glob patterns (e.g. "https://*.example.com")
+	// matched against the lowercased Origin header; see package origin.
+	// Requests without an Origin header always pass. Zero (empty) means
+	// every request carrying an Origin header is rejected with 403; ["*"]
+	// allows all origins.
+	AllowedOrigins []string
+}
+
+// withDefaults returns c with zero-valued fields replaced by their defaults.
+func (c Config) withDefaults() Config {
+	if c.MessageSizeLimit == 0 {
+		c.MessageSizeLimit = DefaultMessageSizeLimit
+	}
+	if c.DecompressedMessageSizeLimit == 0 {
+		c.DecompressedMessageSizeLimit = 10 * c.MessageSizeLimit
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.CloseTimeout == 0 {
+		c.CloseTimeout = DefaultCloseTimeout
+	}
+	if c.CompressionLevel == 0 {
+		c.CompressionLevel = DefaultCompressionLevel
+	}
+	if c.WriteBufferSize == 0 {
+		c.WriteBufferSize = DefaultWriteBufferSize
+	}
+	return c
+}
+
+// Validate reports configuration errors: negative sizes or durations, a
+// compression level outside 1-9, and origin patterns that are not valid
+// globs. NewHandler does not call it; callers validate at startup.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MessageSizeLimit < 0 {
+		errs = append(errs, fmt.Errorf("websocket: negative message size limit %d", c.MessageSizeLimit))
+	}
+	if c.DecompressedMessageSizeLimit < 0 {
+		errs = append(errs, fmt.Errorf("websocket: negative decompressed message size limit %d", c.DecompressedMessageSizeLimit))
+	}
+	if c.WriteTimeout < 0 {
+		errs = append(errs, fmt.Errorf("websocket: negative write timeout %s", c.WriteTimeout))
+	}
+	if c.CloseTimeout < 0 {
+		errs = append(errs, fmt.Errorf("websocket: negative close timeout %s", c.CloseTimeout))
+	}
+	if c.CompressionLevel < 0 || c.CompressionLevel > 9 {
+		errs = append(errs, fmt.Errorf("websocket: compression level %d out of range 1-9", c.CompressionLevel))
+	}
+	if c.CompressionMinSize < 0 {
+		errs = append(errs, fmt.Errorf("websocket: negative compression min size %d", c.CompressionMinSize))
+	}
+	if c.ReadBufferSize < 0 || c.WriteBufferSize < 0 {
+		errs = append(errs, errors.New("websocket: negative buffer size"))
+	}
+	if _, err := origin.NewChecker(c.AllowedOrigins); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
