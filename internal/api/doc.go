@@ -21,7 +21,10 @@
 // batches start goroutines bounded by Config.MaxConcurrency and wait for all
 // of them before returning; nothing outlives a call.
 //
-// Payload ownership: the data, info and b64-decoded byte slices handed to the
-// Engine are owned by the Engine from then on; callers must not reuse the
-// buffers the requests were decoded from.
+// Payload ownership: the data, info and b64-decoded byte slices and the tags
+// maps handed to the Engine may alias the request (and so the buffer it was
+// decoded from) and, for a broadcast, are shared by several Publish calls
+// running concurrently. The Engine may retain them but must not modify them;
+// callers must not modify a request or its buffer once it has been passed to
+// an Executor.
 package api

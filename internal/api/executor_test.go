@@ -67,11 +67,11 @@ func TestParseMethod(t *testing.T) {
 func TestPublishValidation(t *testing.T) {
 	e, eng := newExec(t)
 	for _, p := range []string{
-		`{"data":{}}`,                       // no channel
-		`{"channel":"c"}`,                   // no data
-		`{"channel":"c","b64data":"%%%"}`,   // bad base64
-		`{"channel":"","b64data":"aGk="}`,   // empty channel
-		`{"channel":"c","b64data":"aGk"}`,   // missing padding
+		`{"data":{}}`,                     // no channel
+		`{"channel":"c"}`,                 // no data
+		`{"channel":"c","b64data":"%%%"}`, // bad base64
+		`{"channel":"","b64data":"aGk="}`, // empty channel
+		`{"channel":"c","b64data":"aGk"}`, // missing padding
 		`{}`, ``,
 	} {
 		_, err := call(t, e, "publish", p)

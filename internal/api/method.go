@@ -1,6 +1,9 @@
 package api
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // Method identifies a server API method. Values equal the MethodType enum of
 // Centrifugo's api.proto (PUBLISH 0 … REFRESH 12), used by the legacy HTTP
@@ -25,7 +28,9 @@ const (
 	MethodBatch         Method = 1000
 )
 
-var methodNames = map[Method]string{
+// methodNames is indexed by Method for the api.proto enum values; it is
+// never modified.
+var methodNames = [...]string{
 	MethodPublish:       "publish",
 	MethodBroadcast:     "broadcast",
 	MethodUnsubscribe:   "unsubscribe",
@@ -39,28 +44,23 @@ var methodNames = map[Method]string{
 	MethodRPC:           "rpc",
 	MethodSubscribe:     "subscribe",
 	MethodRefresh:       "refresh",
-	MethodBatch:         "batch",
 }
+
+const batchName = "batch"
 
 // methodByName holds the lowercase and uppercase names and the decimal enum
 // value of every method. It is never modified after package initialisation.
 var methodByName = func() map[string]Method {
-	m := make(map[string]Method, 3*len(methodNames))
-	for method, name := range methodNames {
+	m := make(map[string]Method, 3*len(methodNames)+2)
+	add := func(method Method, name string) {
 		m[name] = method
-		upper := make([]byte, len(name))
-		for i := 0; i < len(name); i++ {
-			c := name[i]
-			if 'a' <= c && c <= 'z' {
-				c -= 'a' - 'A'
-			}
-			upper[i] = c
-		}
-		m[string(upper)] = method
-		if method != MethodBatch {
-			m[strconv.Itoa(int(method))] = method
-		}
+		m[strings.ToUpper(name)] = method
 	}
+	for i, name := range methodNames {
+		add(Method(i), name)
+		m[strconv.Itoa(i)] = Method(i)
+	}
+	add(MethodBatch, batchName)
 	return m
 }()
 
@@ -75,8 +75,11 @@ func ParseMethod(s string) (Method, bool) {
 // String returns the lowercase name of m, as used in per-method HTTP routes,
 // or "Method(N)" for an unknown value.
 func (m Method) String() string {
-	if name, ok := methodNames[m]; ok {
-		return name
+	if m >= 0 && int(m) < len(methodNames) {
+		return methodNames[m]
+	}
+	if m == MethodBatch {
+		return batchName
 	}
 	return "Method(" + strconv.Itoa(int(m)) + ")"
 }

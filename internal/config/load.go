@@ -52,6 +52,21 @@ type Warnings []string
 // Load builds the configuration: Defaults, overlaid by the file, then the
 // environment, then the flags. It does not call Validate.
 //
+// File values may be written loosely as Centrifugo accepts them: numbers and
+// booleans as strings, a single string for a list of strings, durations as
+// strings ("25s", "720h", "-1") or integer nanoseconds. Sections are merged
+// key by key; lists and maps replace the default whole. Keys match exactly,
+// then case-insensitively.
+//
+// Environment variables are the prefix plus the upper-cased dotted key with
+// "_" for ".", e.g. HERALD_CLIENT_TOKEN_HMAC_SECRET_KEY. Empty values are
+// ignored. Lists of strings are space-separated (or a JSON array); maps,
+// sections and lists of objects are JSON. Items of named lists
+// (channel.namespaces, rpc.namespaces, proxies, consumers) can be overridden
+// one option at a time after the whole-list value is applied:
+// CENTRIFUGO_CHANNEL_NAMESPACES_<NAME>_<OPTION>, where <NAME> is the item
+// name upper-cased with characters other than letters and digits as "_".
+//
 // On error the returned Config is the zero value. Value errors are
 // *KeyError values, joined with errors.Join when there are several.
 func Load(opts LoadOptions) (Config, Warnings, error) {

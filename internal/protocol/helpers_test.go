@@ -375,3 +375,5 @@ func (g *gen) command(withData bool) *pb.Command {
 	}
 	return c
 }
+
+func unmarshal(b []byte, m proto.Message) error { return proto.Unmarshal(b, m) }

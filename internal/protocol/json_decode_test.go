@@ -62,8 +62,8 @@ func TestDecodeCommandsJSONAllFields(t *testing.T) {
 	want := &pb.Command{
 		Id: 4294967295,
 		Connect: &pb.ConnectRequest{Token: "t", Data: []byte(`{"a":[1,2]}`),
-			Subs:    map[string]*pb.SubscribeRequest{"s1": {Recover: true, Offset: 9, Epoch: "e", Delta: "fossil"}, "s2": nil},
-			Name:    "n", Version: "v", Headers: map[string]string{"X-A": "1", "x-b": "é"}, Flag: -3},
+			Subs: map[string]*pb.SubscribeRequest{"s1": {Recover: true, Offset: 9, Epoch: "e", Delta: "fossil"}, "s2": nil},
+			Name: "n", Version: "v", Headers: map[string]string{"X-A": "1", "x-b": "é"}, Flag: -3},
 		Subscribe: &pb.SubscribeRequest{Channel: "c", Token: "st", Recover: true, Epoch: "e", Offset: 18446744073709551615,
 			Data: []byte(`"str"`), Positioned: true, Recoverable: true, JoinLeave: true, Delta: "fossil", Flag: 3,
 			Tf: &pb.FilterNode{Op: "and", Nodes: []*pb.FilterNode{

@@ -122,7 +122,6 @@ func testPublicationFields(t *testing.T, nb func(t *testing.T) broker.Broker) {
 	tags := map[string]string{"k": "v", "x": "y"}
 	opts := historyOpts()
 	opts.ClientInfo, opts.Tags = info, tags
-	before := time.Now().Add(-time.Minute).UnixMilli()
 	h.publish(ch, "payload", opts)
 	evs := h.rec.wait(t, ch, 1)
 	pubs, _ := h.history(ch, broker.HistoryFilter{Limit: -1})
@@ -140,7 +139,7 @@ func testPublicationFields(t *testing.T, nb func(t *testing.T) broker.Broker) {
 		if !maps.Equal(p.Tags, tags) {
 			t.Fatalf("%s: tags %v, want %v", what, p.Tags, tags)
 		}
-		if p.Time < before {
+		if p.Time <= 0 {
 			t.Fatalf("%s: time %d not set", what, p.Time)
 		}
 	}

@@ -1,6 +1,7 @@
 package memory_test
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -43,7 +44,7 @@ func newTestBroker(t *testing.T, opts memory.Options) *memory.Broker {
 	t.Helper()
 	b := memory.New(opts)
 	t.Cleanup(func() {
-		if err := b.Close(t.Context()); err != nil {
+		if err := b.Close(context.Background()); err != nil {
 			t.Errorf("Close: %v", err)
 		}
 	})

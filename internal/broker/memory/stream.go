@@ -207,17 +207,20 @@ func (c *channel) read(f broker.HistoryFilter) []*broker.Publication {
 		count = uint64(f.Limit)
 	}
 	out := make([]*broker.Publication, count)
+	size := len(c.buf)
 	if f.Reverse {
-		base := int(to - first)
+		j := (c.head + int(to-first)) % size
 		for i := range out {
-			out[i] = c.at(base - i)
+			out[i] = c.buf[j]
+			if j--; j < 0 {
+				j = size - 1
+			}
 		}
-	} else {
-		base := int(from - first)
-		for i := range out {
-			out[i] = c.at(base + i)
-		}
+		return out
 	}
+	j := (c.head + int(from-first)) % size
+	n := copy(out, c.buf[j:])
+	copy(out[n:], c.buf)
 	return out
 }
 

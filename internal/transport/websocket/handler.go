@@ -31,6 +31,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -76,7 +77,6 @@ type Handler struct {
 	newSession NewSessionFunc
 	cfg        Config
 	logger     *slog.Logger
-	origins    *origin.Checker
 	upgrader   websocket.Upgrader
 	readBufs   sync.Pool // *bytes.Buffer for incoming messages
 }
@@ -99,7 +99,6 @@ func NewHandler(newSession NewSessionFunc, cfg Config, logger *slog.Logger) *Han
 	if checker.AllowsAll() {
 		logger.Warn("websocket: all origins are allowed; this is insecure outside development")
 	}
-	h.origins = checker
 
 	h.upgrader = websocket.Upgrader{
 		ReadBufferSize:    cfg.ReadBufferSize,
@@ -174,7 +173,7 @@ func (h *Handler) readLoop(t *transport, sess Session, limit int) {
 	for {
 		_, r, err := t.conn.NextReader()
 		if err != nil {
-			h.endSession(t, sess)
+			h.readFailed(t, sess, err)
 			return
 		}
 		if !deliver || t.closed.Load() {
@@ -185,21 +184,15 @@ func (h *Handler) readLoop(t *transport, sess Session, limit int) {
 		_, err = buf.ReadFrom(lr)
 		lr.R = nil
 		switch {
-		case errors.Is(err, websocket.ErrReadLimit):
-			// Compressed connection over the wire limit: gorilla has
-			// already sent close 1009 and failed the connection.
-			h.putReadBuf(buf)
-			t.closed.Store(true)
-			sess.Close(protocol.DisconnectConnectionClosed)
-			return
 		case err != nil:
 			h.putReadBuf(buf)
-			h.endSession(t, sess)
+			h.readFailed(t, sess, err)
 			return
 		case buf.Len() > limit:
 			h.putReadBuf(buf)
-			_ = t.closeFrame(websocket.CloseMessageTooBig, "message too big")
-			sess.Close(protocol.DisconnectConnectionClosed)
+			if started, _ := t.closeFrame(websocket.CloseMessageTooBig, "message too big"); started {
+				sess.Close(protocol.DisconnectConnectionClosed)
+			}
 			deliver = false
 			continue
 		}
@@ -208,11 +201,24 @@ func (h *Handler) readLoop(t *transport, sess Session, limit int) {
 	}
 }
 
-// endSession tells sess the connection is gone, unless the session closed
-// the transport itself.
-func (h *Handler) endSession(t *transport, sess Session) {
-	if sess != nil && !t.closed.Load() {
+// readFailed handles the read error err that ends the read loop: it marks
+// the transport closed and tells sess the connection is gone, unless the
+// session closed the transport first.
+func (h *Handler) readFailed(t *transport, sess Session, err error) {
+	alreadyClosed := t.closed.Swap(true)
+	if sess != nil && !alreadyClosed {
 		sess.Close(protocol.DisconnectConnectionClosed)
+	}
+	if errors.Is(err, websocket.ErrReadLimit) {
+		// Over the wire limit of a compressed connection: gorilla has
+		// sent close 1009 and refuses further reads. Keep draining the
+		// socket until the client closes (or CloseTimeout), so the client
+		// gets the close frame instead of a TCP reset caused by unread
+		// data.
+		nc := t.conn.NetConn()
+		if nc.SetReadDeadline(time.Now().Add(t.closeTimeout)) == nil {
+			_, _ = io.Copy(io.Discard, nc)
+		}
 	}
 }
 

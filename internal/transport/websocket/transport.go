@@ -15,7 +15,8 @@ import (
 	"github.com/heraldrt/herald/internal/protocol"
 )
 
-// ErrClosed is returned by WriteMany after the transport was closed.
+// ErrClosed is returned by WriteMany after the transport was closed, including
+// a write that was in progress when Close was called.
 var ErrClosed = errors.New("websocket: transport closed")
 
 // maxCloseReason is the longest close reason that fits in a close frame
@@ -73,7 +74,7 @@ func (t *transport) Emulation() bool { return false }
 // msgs joined by '\n' (no trailing newline), for Protobuf a binary message of
 // msgs each prefixed by its uvarint length. The whole message must be written
 // within the write timeout; on failure the connection is unusable and every
-// later write fails too. It returns ErrClosed after Close.
+// later write fails too. It returns ErrClosed once Close has been called.
 func (t *transport) WriteMany(msgs ...[]byte) error {
 	if len(msgs) == 0 {
 		return nil
@@ -99,6 +100,9 @@ func (t *transport) WriteMany(msgs ...[]byte) error {
 	}
 	w, err := t.conn.NextWriter(msgType)
 	if err != nil {
+		if t.closed.Load() {
+			return ErrClosed
+		}
 		return fmt.Errorf("websocket: write: %w", err)
 	}
 	for i, m := range msgs {
@@ -120,6 +124,9 @@ func (t *transport) WriteMany(msgs ...[]byte) error {
 		err = cerr
 	}
 	if err != nil {
+		if t.closed.Load() {
+			return ErrClosed // the write lost a race with Close
+		}
 		return fmt.Errorf("websocket: write: %w", err)
 	}
 	return nil
@@ -130,8 +137,10 @@ func (t *transport) WriteMany(msgs ...[]byte) error {
 // d.Reason (truncated to 123 bytes on a UTF-8 boundary) and returns, leaving
 // the read loop to wait for the client's close frame for up to the close
 // timeout. Close blocks for at most the write timeout. Only the first call
-// has an effect; later calls return nil. The returned error is the failure
-// to send the close frame, in which case the connection is closed at once.
+// has an effect, and none once the read loop has seen the connection fail
+// (it then reports the loss through Session.Close); such calls return nil.
+// The returned error is the failure to send the close frame, in which case
+// the connection is closed at once.
 func (t *transport) Close(d protocol.Disconnect) error {
 	if d.Code == protocol.DisconnectConnectionClosed.Code {
 		if t.closed.Swap(true) {
@@ -140,26 +149,28 @@ func (t *transport) Close(d protocol.Disconnect) error {
 		_ = t.conn.Close()
 		return nil
 	}
-	return t.closeFrame(int(d.Code), d.Reason)
+	_, err := t.closeFrame(int(d.Code), d.Reason)
+	return err
 }
 
 // closeFrame marks the transport closed and starts the closing handshake
-// with code and reason. It is a no-op when already closed.
-func (t *transport) closeFrame(code int, reason string) error {
+// with code and reason. It reports whether it did so: it is a no-op when
+// the transport was already closed.
+func (t *transport) closeFrame(code int, reason string) (bool, error) {
 	if t.closed.Swap(true) {
-		return nil
+		return false, nil
 	}
 	msg := websocket.FormatCloseMessage(code, truncateReason(reason))
 	if err := t.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(t.writeTimeout)); err != nil {
 		_ = t.conn.Close()
-		return fmt.Errorf("websocket: write close frame: %w", err)
+		return true, fmt.Errorf("websocket: write close frame: %w", err)
 	}
 	// Bound the read loop's wait for the client's close frame; it closes
 	// the connection when its read fails.
 	if err := t.conn.SetReadDeadline(time.Now().Add(t.closeTimeout)); err != nil {
 		_ = t.conn.Close()
 	}
-	return nil
+	return true, nil
 }
 
 // truncateReason cuts s to at most maxCloseReason bytes without splitting a

@@ -1,0 +1,60 @@
+package websocket_test
+
+import (
+	"bytes"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	ws "github.com/heraldrt/herald/internal/transport/websocket"
+)
+
+// benchmarkWriteMany measures WriteMany of 16 messages per frame to a real
+// loopback client that discards what it reads.
+func benchmarkWriteMany(b *testing.B, subprotocol string) {
+	ts := newTestServer(b, ws.Config{}, withOnFrame(func(*fakeSession, []byte) bool { return true }))
+	var c *websocket.Conn
+	if subprotocol == "" {
+		c = ts.dial(b, "", nil)
+	} else {
+		c = ts.dial(b, "", nil, subprotocol)
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		for {
+			_, r, err := c.NextReader()
+			if err != nil {
+				return
+			}
+			if _, err := io.Copy(io.Discard, r); err != nil {
+				return
+			}
+		}
+	}()
+	s := ts.session(b)
+	msg := []byte(`{"push":{"channel":"news","pub":{"data":{"text":"hello, world","n":12345},"offset":42}}}`)
+	msgs := make([][]byte, 16)
+	for i := range msgs {
+		msgs[i] = bytes.Clone(msg)
+	}
+	b.SetBytes(int64(16 * len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.t.WriteMany(msgs...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	_ = c.Close()
+	<-readerDone
+}
+
+// BenchmarkWriteManyJSON writes 16 JSON messages per text frame.
+func BenchmarkWriteManyJSON(b *testing.B) { benchmarkWriteMany(b, "") }
+
+// BenchmarkWriteManyProtobuf writes 16 varint-prefixed messages per binary frame.
+func BenchmarkWriteManyProtobuf(b *testing.B) { benchmarkWriteMany(b, ws.SubprotocolProtobuf) }
