@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs Herald's whole test suite: vet, the dependency rules, unit, fuzz seed
+# corpora, conformance and end-to-end tests (real herald processes driven by
+# centrifuge-go and centrifuge-js), all with the race detector.
+# Installs what the tests need (Go modules, npm packages for test/e2e/js).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v go >/dev/null || { echo "Go is required (https://go.dev/dl/)" >&2; exit 1; }
+command -v node >/dev/null || { echo "Node.js 20 is required for the centrifuge-js tests" >&2; exit 1; }
+
+go mod download
+if [ -f test/e2e/js/package.json ]; then
+  (cd test/e2e/js && { [ -f package-lock.json ] && npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --loglevel=error; })
+fi
+
+go vet ./...
+go test -race -count=1 -timeout 15m "$@" ./...
