@@ -37,7 +37,7 @@ type Client struct {
 	session string
 	w       *writer
 
-	mu sync.Mutex // guards the fields below; see LOCKING.md
+	mu          sync.Mutex // guards the fields below; see LOCKING.md
 	state       clientState
 	user        string
 	connInfo    []byte
@@ -67,12 +67,12 @@ type subscription struct {
 	pushJoinLeave bool
 	chanInfo      []byte
 
-	pending  bool                  // subscribe reply not yet queued
-	buffer   []pendingPublication  // publications received while pending
-	offset   uint64                // last delivered offset (positioned)
-	epoch    string                // stream epoch (positioned)
-	expireAt int64                 // unix seconds; 0 = never
-	timer    *time.Timer           // expiry check
+	pending  bool                 // subscribe reply not yet queued
+	buffer   []pendingPublication // publications received while pending
+	offset   uint64               // last delivered offset (positioned)
+	epoch    string               // stream epoch (positioned)
+	expireAt int64                // unix seconds; 0 = never
+	timer    *time.Timer          // expiry check
 }
 
 type pendingPublication struct {
@@ -107,6 +107,11 @@ func (n *Node) NewClient(ctx context.Context, t Transport) (*Client, error) {
 		go c.Close(protocol.DisconnectWriteError)
 	})
 	n.clientsWG.Add(1)
+	n.sessions.Store(c, struct{}{})
+	if n.closing.Load() { // Shutdown started after the first check
+		c.Close(protocol.DisconnectShutdown)
+		return nil, protocol.DisconnectShutdown
+	}
 	if d := cfg.client.StaleCloseDelay; d > 0 {
 		c.staleTimer = time.AfterFunc(d, func() {
 			c.mu.Lock()
@@ -370,6 +375,7 @@ func (c *Client) close(d protocol.Disconnect) {
 	if d.Code != protocol.DisconnectConnectionClosed.Code {
 		c.node.log.Debug("client disconnected", "client", c.id, "user", c.user, "code", d.Code, "reason", d.Reason)
 	}
+	c.node.sessions.Delete(c)
 	c.node.clientsWG.Done()
 }
 

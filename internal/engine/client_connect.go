@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"sort"
 	"time"
 
@@ -68,6 +69,9 @@ func (c *Client) connect(req *pb.ConnectRequest) (*pb.ConnectResult, []activated
 		if err != nil {
 			if errors.Is(err, jwt.ErrTokenExpired) {
 				return nil, nil, protocol.ErrTokenExpired
+			}
+			if errors.Is(err, jwt.ErrJWKSUnavailable) {
+				return nil, nil, fmt.Errorf("verify connection token: %w", err)
 			}
 			c.node.log.Info("invalid connection token", "client", c.id, "error", err)
 			return nil, nil, protocol.DisconnectInvalidToken
@@ -245,6 +249,9 @@ func (c *Client) handleRefresh(req *pb.RefreshRequest) (*pb.RefreshResult, error
 	if err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
 			return nil, protocol.DisconnectExpired
+		}
+		if errors.Is(err, jwt.ErrJWKSUnavailable) {
+			return nil, fmt.Errorf("verify refresh token: %w", err)
 		}
 		return nil, protocol.DisconnectInvalidToken
 	}

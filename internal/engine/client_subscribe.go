@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/heraldrt/herald/internal/auth/jwt"
@@ -134,6 +135,9 @@ func (c *Client) clientSubscribeParams(req *pb.SubscribeRequest) (subParams, err
 		if err != nil {
 			if errors.Is(err, jwt.ErrTokenExpired) {
 				return p, protocol.ErrTokenExpired
+			}
+			if errors.Is(err, jwt.ErrJWKSUnavailable) {
+				return p, fmt.Errorf("verify subscription token: %w", err)
 			}
 			return p, protocol.ErrPermissionDenied
 		}

@@ -203,7 +203,9 @@ func TestOrderUnderConcurrentPublish(t *testing.T) {
 	<-done
 	for _, r := range rs {
 		expected := r.start + 1
-		eventually(t, 5*time.Second, func() bool { return strings.Contains(strings.Join(r.tr.messages(), "\n"), fmt.Sprintf(`"offset":%d}`, pubs)) || r.start == pubs }, "last publication")
+		eventually(t, 5*time.Second, func() bool {
+			return strings.Contains(strings.Join(r.tr.messages(), "\n"), fmt.Sprintf(`"offset":%d}`, pubs)) || r.start == pubs
+		}, "last publication")
 		for _, m := range r.tr.messages() {
 			if !strings.Contains(m, `"pub"`) {
 				continue

@@ -18,10 +18,10 @@ type countingTransport struct {
 	n     atomic.Int64
 }
 
-func (t *countingTransport) Name() string                   { return "bench" }
-func (t *countingTransport) Protocol() protocol.Type        { return t.proto }
-func (t *countingTransport) Unidirectional() bool           { return false }
-func (t *countingTransport) Emulation() bool                { return false }
+func (t *countingTransport) Name() string                    { return "bench" }
+func (t *countingTransport) Protocol() protocol.Type         { return t.proto }
+func (t *countingTransport) Unidirectional() bool            { return false }
+func (t *countingTransport) Emulation() bool                 { return false }
 func (t *countingTransport) Close(protocol.Disconnect) error { return nil }
 func (t *countingTransport) WriteMany(msgs ...[]byte) error {
 	t.n.Add(int64(len(msgs)))

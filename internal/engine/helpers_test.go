@@ -31,10 +31,10 @@ type testTransport struct {
 	block  chan struct{} // when non-nil, WriteMany blocks until closed
 }
 
-func (t *testTransport) Name() string             { return "test" }
-func (t *testTransport) Protocol() protocol.Type  { return t.proto }
-func (t *testTransport) Unidirectional() bool     { return false }
-func (t *testTransport) Emulation() bool          { return false }
+func (t *testTransport) Name() string            { return "test" }
+func (t *testTransport) Protocol() protocol.Type { return t.proto }
+func (t *testTransport) Unidirectional() bool    { return false }
+func (t *testTransport) Emulation() bool         { return false }
 func (t *testTransport) WriteMany(msgs ...[]byte) error {
 	if t.block != nil {
 		<-t.block

@@ -102,20 +102,6 @@ func (h *hub) userConnCount(user string) int {
 	return len(s.users[user])
 }
 
-// allConns returns every local connection.
-func (h *hub) allConns() []*Client {
-	var out []*Client
-	for i := range h.conns {
-		s := &h.conns[i]
-		s.mu.RLock()
-		for _, c := range s.clients {
-			out = append(out, c)
-		}
-		s.mu.RUnlock()
-	}
-	return out
-}
-
 // counts returns the number of connections, distinct users, channels and
 // subscriptions on this node.
 func (h *hub) counts() (clients, users, channels, subs int) {

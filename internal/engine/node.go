@@ -62,6 +62,8 @@ type Node struct {
 
 	closing   atomic.Bool
 	clientsWG sync.WaitGroup
+	// sessions holds every live session, connected or not (*Client → struct{}).
+	sessions sync.Map
 
 	// subLocks serialise broker subscribe/unsubscribe per channel.
 	subLocks [numHubShards]sync.Mutex
@@ -128,7 +130,12 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	n.closing.Store(true)
 	sem := make(chan struct{}, 128)
 	var wg sync.WaitGroup
-	for _, c := range n.hub.allConns() {
+	var all []*Client
+	n.sessions.Range(func(k, _ any) bool {
+		all = append(all, k.(*Client))
+		return true
+	})
+	for _, c := range all {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():

@@ -1,0 +1,118 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// jsDir returns the absolute path of test/e2e/js.
+func jsDir(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+var npmOnce struct {
+	sync.Once
+	err error
+	out string
+}
+
+// ensureNodeModules installs test/e2e/js dependencies from package-lock.json
+// unless node_modules is already there. It runs at most once per process.
+func ensureNodeModules(t *testing.T, dir string) {
+	t.Helper()
+	npmOnce.Do(func() {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", "centrifuge", "package.json")); err == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		npmOnce.err, npmOnce.out = err, string(out)
+	})
+	if npmOnce.err != nil {
+		t.Fatalf("npm ci in %s failed: %v\n%s", dir, npmOnce.err, npmOnce.out)
+	}
+}
+
+// TestCentrifugeJS runs js/basic.mjs (centrifuge-js from npm, JSON and
+// Protobuf builds) under Node.js against a herald process.
+func TestCentrifugeJS(t *testing.T) {
+	t.Parallel()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("node is not installed: TestCentrifugeJS needs Node.js >= 20 and npm on PATH (e.g. apt-get install nodejs npm)")
+	}
+	if _, err := exec.LookPath("npm"); err != nil {
+		t.Fatal("npm is not installed: TestCentrifugeJS needs npm on PATH to install test/e2e/js dependencies")
+	}
+	out, err := exec.Command(node, "--version").Output()
+	if err != nil {
+		t.Fatalf("node --version: %v", err)
+	}
+	v := strings.TrimSpace(string(out))
+	major, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(v, "v"), ".", 2)[0])
+	if err != nil || major < 20 {
+		t.Fatalf("node %s: TestCentrifugeJS needs Node.js >= 20", v)
+	}
+	dir := jsDir(t)
+	ensureNodeModules(t, dir)
+
+	for _, proto := range []string{"json", "protobuf"} {
+		t.Run(proto, func(t *testing.T) {
+			t.Parallel()
+			s := startServer(t)
+			const user, channel = "js-user", "chat:js"
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, node, "basic.mjs")
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(),
+				"HERALD_WS_URL="+s.WSURL(),
+				"HERALD_API_URL="+s.URL("/api"),
+				"HERALD_API_KEY="+testAPIKey,
+				"HERALD_TOKEN="+connToken(t, user, nil),
+				"HERALD_USER="+user,
+				"HERALD_CHANNEL="+channel,
+				"HERALD_PROTOCOL="+proto,
+			)
+			var stderr logBuffer
+			cmd.Stderr = &stderr
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatalf("start node: %v", err)
+			}
+			var lines []string
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				line := sc.Text()
+				lines = append(lines, line)
+				if line == "READY" {
+					s.publish(t, channel, map[string]any{"from": "go"})
+				}
+			}
+			err = cmd.Wait()
+			if err != nil || len(lines) == 0 || !strings.HasPrefix(lines[len(lines)-1], "OK ") {
+				t.Fatalf("basic.mjs (%s): %v\nstdout:\n%s\nstderr:\n%s", proto, err, strings.Join(lines, "\n"), stderr.String())
+			}
+			t.Log(lines[len(lines)-1])
+		})
+	}
+}
