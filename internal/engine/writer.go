@@ -53,8 +53,13 @@ func (w *writer) enqueue(msg []byte) bool {
 	return true
 }
 
+// batchPool holds frame batches for drains, so that an idle connection
+// keeps none and a busy one does not allocate per frame.
+var batchPool = sync.Pool{New: func() any { return new([maxMessagesInFrame][]byte) }}
+
 func (w *writer) drain() {
-	var batch [maxMessagesInFrame][]byte
+	batch := batchPool.Get().(*[maxMessagesInFrame][]byte)
+	defer batchPool.Put(batch)
 	for {
 		w.mu.Lock()
 		if len(w.queue) == 0 || w.closed {

@@ -57,9 +57,16 @@ func runMain(m *testing.M) int {
 		args = append(args, "-race")
 	}
 	args = append(args, "./cmd/herald")
-	build := exec.Command("go", args...)
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
+	var out []byte
+	for attempt := 0; attempt < 2; attempt++ { // one retry: a shared build cache can fail transiently
+		build := exec.Command("go", args...)
+		build.Dir = root
+		out, err = build.CombinedOutput()
+		if err == nil {
+			break
+		}
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: go %s: %v\n%s", strings.Join(args, " "), err, out)
 		return 1
 	}
