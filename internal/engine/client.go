@@ -102,6 +102,7 @@ func (n *Node) NewClient(ctx context.Context, t Transport) (*Client, error) {
 	}
 	if t.Emulation() || t.Unidirectional() {
 		c.session = uuid.NewString()
+		n.bySession.Store(c.session, c)
 	}
 	c.w = newWriter(cfg.client.QueueMaxSize, t.WriteMany, func(error) {
 		go c.Close(protocol.DisconnectWriteError)
@@ -376,6 +377,9 @@ func (c *Client) close(d protocol.Disconnect) {
 		c.node.log.Debug("client disconnected", "client", c.id, "user", c.user, "code", d.Code, "reason", d.Reason)
 	}
 	c.node.sessions.Delete(c)
+	if c.session != "" {
+		c.node.bySession.Delete(c.session)
+	}
 	c.node.clientsWG.Done()
 }
 

@@ -170,7 +170,82 @@ func (c *Client) connect(req *pb.ConnectRequest) (*pb.ConnectResult, []activated
 		res.Subs[s.channel] = sr
 		activated = append(activated, activatedSub{channel: s.channel, sub: sub})
 	}
+	if c.t.Unidirectional() {
+		for _, ch := range sortedKeys(req.Subs) {
+			if _, ok := c.subsSnapshot()[ch]; ok {
+				continue
+			}
+			w := req.Subs[ch]
+			p, err := c.clientSubscribeParams(&pb.SubscribeRequest{Channel: ch, Recover: w.Recover, Offset: w.Offset, Epoch: w.Epoch, Recoverable: w.Recover, Positioned: w.Recover})
+			if err != nil || p.private {
+				continue // wishes are only honoured where a client-side subscribe would be
+			}
+			p.serverSide = true
+			sr, sub, err := c.subscribeCore(ch, p)
+			if err != nil {
+				c.unsubscribeAllPending(activated)
+				return nil, nil, err
+			}
+			if res.Subs == nil {
+				res.Subs = make(map[string]*pb.SubscribeResult)
+			}
+			res.Subs[ch] = sr
+			activated = append(activated, activatedSub{channel: ch, sub: sub})
+		}
+	}
 	return res, activated, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ConnectUnidirectional connects a unidirectional client with req (taken
+// from cf_connect or the request body). On success the Connect push is
+// queued, followed by the recovered publications of its subscriptions. A
+// failure is returned as a protocol.Disconnect mapped from the connect error
+// (109 and 110 → 3005, 103 → 3507, others → 3004); the session is closed.
+func (c *Client) ConnectUnidirectional(req *pb.ConnectRequest) error {
+	res, subs, err := c.connect(req)
+	if err != nil {
+		d := unidirectionalDisconnect(err)
+		c.Close(d)
+		return d
+	}
+	push := &pb.Push{Connect: &pb.Connect{
+		Client: res.Client, Version: res.Version, Data: res.Data, Subs: res.Subs, Expires: res.Expires,
+		Ttl: res.Ttl, Ping: res.Ping, Pong: res.Pong, Session: res.Session, Node: res.Node, Time: res.Time,
+	}}
+	if !c.sendPush(push) {
+		return protocol.DisconnectInappropriateProtocol
+	}
+	for _, s := range subs {
+		c.activate(s.channel, s.sub)
+	}
+	return nil
+}
+
+// unidirectionalDisconnect maps a connect error to the disconnect a
+// unidirectional client receives.
+func unidirectionalDisconnect(err error) protocol.Disconnect {
+	var d protocol.Disconnect
+	if errors.As(err, &d) {
+		return d
+	}
+	switch toClientError(err).Code {
+	case protocol.ErrTokenExpired.Code, protocol.ErrExpired.Code:
+		return protocol.DisconnectExpired
+	case protocol.ErrTooManyRequests.Code:
+		return protocol.DisconnectTooManyRequests
+	case protocol.ErrPermissionDenied.Code:
+		return protocol.DisconnectPermissionDenied
+	}
+	return protocol.DisconnectServerError
 }
 
 func (c *Client) unsubscribeAllPending(subs []activatedSub) {

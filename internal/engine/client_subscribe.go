@@ -16,6 +16,7 @@ import (
 // subParams is everything subscribeCore needs to establish a subscription.
 type subParams struct {
 	opts          config.ChannelOptions
+	private       bool
 	serverSide    bool
 	positioned    bool
 	recoverable   bool
@@ -127,7 +128,7 @@ func (c *Client) clientSubscribeParams(req *pb.SubscribeRequest) (subParams, err
 	c.mu.Lock()
 	user := c.user
 	c.mu.Unlock()
-	p := subParams{opts: o, presence: o.Presence, joinLeave: o.JoinLeave}
+	p := subParams{opts: o, private: r.Private, presence: o.Presence, joinLeave: o.JoinLeave}
 	var override SubscribeOverride
 	switch {
 	case req.Token != "":

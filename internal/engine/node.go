@@ -64,6 +64,9 @@ type Node struct {
 	clientsWG sync.WaitGroup
 	// sessions holds every live session, connected or not (*Client → struct{}).
 	sessions sync.Map
+	// bySession indexes sessions of emulation and unidirectional transports
+	// by session id (string → *Client).
+	bySession sync.Map
 
 	// subLocks serialise broker subscribe/unsubscribe per channel.
 	subLocks [numHubShards]sync.Mutex
@@ -102,6 +105,21 @@ func New(opts Options) (*Node, error) {
 	}
 	n.cfg.Store(&runtimeConfig{client: opts.Client, rpc: opts.RPC, rules: opts.Rules, verifier: opts.Verifier})
 	return n, nil
+}
+
+// ErrSessionNotFound is returned by HandleEmulation for an unknown session.
+var ErrSessionNotFound = errors.New("session not found")
+
+// HandleEmulation passes a command frame received through the emulation
+// endpoint to the session it belongs to. Replies go out on the session's
+// stream. It returns ErrSessionNotFound when the session is not on this node.
+func (n *Node) HandleEmulation(ctx context.Context, session string, frame []byte) error {
+	v, ok := n.bySession.Load(session)
+	if !ok {
+		return ErrSessionNotFound
+	}
+	v.(*Client).HandleFrame(frame)
+	return nil
 }
 
 // ID returns the node's unique id.

@@ -314,9 +314,14 @@ func (s *server) kill() {
 // the test failed.
 func (s *server) stop(t *testing.T) {
 	t.Helper()
+	s.mu.Lock()
+	stopped := s.stopped
+	s.mu.Unlock()
 	select {
 	case <-s.exited:
-		t.Errorf("herald exited during the test: %v", s.waitErr)
+		if !stopped {
+			t.Errorf("herald exited during the test: %v", s.waitErr)
+		}
 	default:
 		s.mu.Lock()
 		s.stopped = true
@@ -341,6 +346,23 @@ func (s *server) stop(t *testing.T) {
 	if t.Failed() {
 		t.Logf("herald output (port %d):\n%s", s.Port, out)
 	}
+}
+
+// Terminate sends SIGTERM and waits for the process to exit, returning
+// its exit error (nil for status 0).
+func (s *server) Terminate(t *testing.T) error {
+	t.Helper()
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+		return s.waitErr
+	case <-time.After(stopTimeout):
+		t.Fatalf("herald did not exit within %v of SIGTERM", stopTimeout)
+	}
+	return nil
 }
 
 // Running reports whether the process is still alive.
