@@ -65,14 +65,16 @@ type subscription struct {
 	presence      bool
 	joinLeave     bool
 	pushJoinLeave bool
+	delta         bool // Fossil delta compression negotiated
 	chanInfo      []byte
 
-	pending  bool                 // subscribe reply not yet queued
-	buffer   []pendingPublication // publications received while pending
-	offset   uint64               // last delivered offset (positioned)
-	epoch    string               // stream epoch (positioned)
-	expireAt int64                // unix seconds; 0 = never
-	timer    *time.Timer          // expiry check
+	deltaReady bool                 // the client holds the previous payload (delta)
+	pending    bool                 // subscribe reply not yet queued
+	buffer     []pendingPublication // publications received while pending
+	offset     uint64               // last delivered offset (positioned)
+	epoch      string               // stream epoch (positioned)
+	expireAt   int64                // unix seconds; 0 = never
+	timer      *time.Timer          // expiry check
 }
 
 type pendingPublication struct {
@@ -421,10 +423,20 @@ func (c *Client) deliverPublication(ch string, sub *subscription, pub *broker.Pu
 		sub.buffer = append(sub.buffer, pendingPublication{pub: pub, sp: sp})
 		return
 	}
+	last := sub.offset
 	if !c.advancePositionLocked(ch, sub, pub, sp) {
 		return
 	}
-	data, err := pp.get(c.t.Protocol(), c.t.Unidirectional())
+	var (
+		data []byte
+		err  error
+	)
+	if sub.delta {
+		data, err = pp.getDelta(c.t.Protocol(), sub.deltaReady && pp.canPatch(last))
+		sub.deltaReady = true
+	} else {
+		data, err = pp.get(c.t.Protocol(), c.t.Unidirectional())
+	}
 	if err != nil {
 		go c.Close(protocol.DisconnectInappropriateProtocol)
 		return
@@ -503,7 +515,14 @@ func (c *Client) activate(ch string, sub *subscription) {
 			}
 			continue
 		}
-		data, err := encodePush(c.t.Protocol(), c.t.Unidirectional(), &pb.Push{Channel: ch, Pub: toProtoPublication(p.pub)})
+		pub := toProtoPublication(p.pub)
+		if sub.delta {
+			sub.deltaReady = true
+			if c.t.Protocol() == protocol.TypeJSON {
+				pub.Data = jsonString(pub.Data)
+			}
+		}
+		data, err := encodePush(c.t.Protocol(), c.t.Unidirectional(), &pb.Push{Channel: ch, Pub: pub})
 		if err != nil {
 			go c.Close(protocol.DisconnectInappropriateProtocol)
 			return

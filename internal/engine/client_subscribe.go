@@ -23,6 +23,7 @@ type subParams struct {
 	presence      bool
 	joinLeave     bool
 	pushJoinLeave bool
+	delta         bool
 	chanInfo      []byte
 	data          []byte
 	expireAt      int64
@@ -178,6 +179,13 @@ func (c *Client) clientSubscribeParams(req *pb.SubscribeRequest) (subParams, err
 	if req.Recover && p.recoverable {
 		p.recover, p.offset, p.epoch = true, req.Offset, req.Epoch
 	}
+	if req.Delta != "" && p.positioned {
+		for _, t := range o.AllowedDeltaTypes {
+			if t == req.Delta && t == "fossil" {
+				p.delta = true
+			}
+		}
+	}
 	return p, nil
 }
 
@@ -205,6 +213,7 @@ func (c *Client) subscribeCore(ch string, p subParams) (*pb.SubscribeResult, *su
 		presence:      p.presence,
 		joinLeave:     p.joinLeave,
 		pushJoinLeave: p.pushJoinLeave,
+		delta:         p.delta,
 		chanInfo:      p.chanInfo,
 		pending:       true,
 		expireAt:      p.expireAt,
@@ -242,7 +251,7 @@ func (c *Client) subscribeCore(ch string, p subParams) (*pb.SubscribeResult, *su
 		return nil, nil, err
 	}
 
-	res := &pb.SubscribeResult{Data: p.data}
+	res := &pb.SubscribeResult{Data: p.data, Delta: p.delta}
 	if sub.positioned {
 		res.Positioned = true
 		res.Recoverable = sub.recoverable
@@ -263,7 +272,11 @@ func (c *Client) subscribeCore(ch string, p subParams) (*pb.SubscribeResult, *su
 			res.Publications = make([]*pb.Publication, len(pubs))
 			for i, pub := range pubs {
 				res.Publications[i] = toProtoPublication(pub)
+				if sub.delta && c.t.Protocol() == protocol.TypeJSON {
+					res.Publications[i].Data = jsonString(pub.Data)
+				}
 			}
+			sub.deltaReady = sub.delta && len(pubs) > 0
 		}
 		c.mu.Unlock()
 	}

@@ -1,19 +1,33 @@
 package engine
 
 import (
+	"encoding/json"
+
 	"github.com/heraldrt/herald/internal/broker"
+	"github.com/heraldrt/herald/internal/fossil"
 	"github.com/heraldrt/herald/internal/protocol"
 	pb "github.com/heraldrt/herald/internal/protocol/protocolpb"
 )
 
 // preparedPush encodes a push lazily, once per (protocol, unidirectional)
-// variant, and shares the bytes among all subscribers. It is used by one
-// goroutine at a time (the broker delivery of one event).
+// variant, and shares the bytes among all subscribers. For publications it
+// also holds the delta-compression variants. It is used by one goroutine at
+// a time (the broker delivery of one event).
 type preparedPush struct {
 	push *pb.Push
 	enc  [4][]byte
 	err  [4]error
 	done [4]bool
+
+	// Delta compression (publications only).
+	pub         *broker.Publication
+	prev        *broker.Publication // previous publication of the channel, if known
+	deltaEnc    [2][2][]byte        // [protocol][patch]
+	deltaErr    [2][2]error
+	deltaDone   [2][2]bool
+	patch       []byte
+	patchDone   bool
+	patchUsable bool
 }
 
 func (p *preparedPush) get(t protocol.Type, uni bool) ([]byte, error) {
@@ -26,6 +40,55 @@ func (p *preparedPush) get(t protocol.Type, uni bool) ([]byte, error) {
 		p.enc[i], p.err[i] = encodePush(t, uni, p.push)
 	}
 	return p.enc[i], p.err[i]
+}
+
+// canPatch reports whether a delta against the previous publication can be
+// sent to a subscriber whose last received offset is lastOffset.
+func (p *preparedPush) canPatch(lastOffset uint64) bool {
+	if p.prev == nil || p.pub.Offset == 0 || p.prev.Offset+1 != p.pub.Offset || lastOffset+1 != p.pub.Offset {
+		return false
+	}
+	if !p.patchDone {
+		p.patchDone = true
+		p.patch = fossil.Delta(p.prev.Data, p.pub.Data)
+		p.patchUsable = len(p.patch) < len(p.pub.Data)
+	}
+	return p.patchUsable
+}
+
+// getDelta returns the encoding for a subscriber that negotiated delta
+// compression: the full publication (on JSON connections its data is a JSON
+// string) or, with patch, a Fossil delta against the previous publication.
+func (p *preparedPush) getDelta(t protocol.Type, patch bool) ([]byte, error) {
+	if t == protocol.TypeProtobuf && !patch {
+		return p.get(t, false) // full data is sent as is on Protobuf
+	}
+	pi, di := int(t), 0
+	if patch {
+		di = 1
+	}
+	if !p.deltaDone[pi][di] {
+		p.deltaDone[pi][di] = true
+		pub := toProtoPublication(p.pub)
+		data := p.pub.Data
+		if patch {
+			data = p.patch
+			pub.Delta = true
+		}
+		if t == protocol.TypeJSON {
+			data = jsonString(data)
+		}
+		pub.Data = data
+		p.deltaEnc[pi][di], p.deltaErr[pi][di] = encodePush(t, false, &pb.Push{Channel: p.push.Channel, Pub: pub})
+	}
+	return p.deltaEnc[pi][di], p.deltaErr[pi][di]
+}
+
+// jsonString returns data as a JSON string literal, the form publication
+// data takes on JSON connections that negotiated delta compression.
+func jsonString(data []byte) []byte {
+	b, _ := json.Marshal(string(data)) // marshalling a string cannot fail
+	return b
 }
 
 // encodePush encodes a push as a Reply (bidirectional) or as a bare Push
@@ -58,8 +121,8 @@ func toProtoPublication(pub *broker.Publication) *pb.Publication {
 }
 
 // fanoutPublication delivers pub to every local subscriber of ch.
-func (n *Node) fanoutPublication(ch string, pub *broker.Publication, sp broker.StreamPosition) {
-	pp := &preparedPush{push: &pb.Push{Channel: ch, Pub: toProtoPublication(pub)}}
+func (n *Node) fanoutPublication(ch string, pub *broker.Publication, sp broker.StreamPosition, prev *broker.Publication) {
+	pp := &preparedPush{push: &pb.Push{Channel: ch, Pub: toProtoPublication(pub)}, pub: pub, prev: prev}
 	n.hub.eachSub(ch, func(c *Client, sub *subscription) {
 		c.deliverPublication(ch, sub, pub, sp, pp)
 	})

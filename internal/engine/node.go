@@ -220,7 +220,10 @@ func (n *Node) removeSubscriber(ch string, c *Client) {
 type brokerHandler struct{ n *Node }
 
 func (h *brokerHandler) HandlePublication(ch string, pub *broker.Publication, sp broker.StreamPosition, useDelta bool, prev *broker.Publication) error {
-	h.n.fanoutPublication(ch, pub, sp)
+	if !useDelta {
+		prev = nil
+	}
+	h.n.fanoutPublication(ch, pub, sp, prev)
 	return nil
 }
 
