@@ -51,6 +51,7 @@ type Client struct {
 	staleTimer  *time.Timer
 	expireTimer *time.Timer
 	closeTimer  *time.Timer
+	maintTimer  *time.Timer
 
 	closeOnce sync.Once
 }
@@ -68,13 +69,15 @@ type subscription struct {
 	delta         bool // Fossil delta compression negotiated
 	chanInfo      []byte
 
-	deltaReady bool                 // the client holds the previous payload (delta)
-	pending    bool                 // subscribe reply not yet queued
-	buffer     []pendingPublication // publications received while pending
-	offset     uint64               // last delivered offset (positioned)
-	epoch      string               // stream epoch (positioned)
-	expireAt   int64                // unix seconds; 0 = never
-	timer      *time.Timer          // expiry check
+	deltaReady    bool                 // the client holds the previous payload (delta)
+	lastCheck     time.Time            // last stream position check
+	suspectOffset uint64               // stream top seen ahead of the client at the last check
+	pending       bool                 // subscribe reply not yet queued
+	buffer        []pendingPublication // publications received while pending
+	offset        uint64               // last delivered offset (positioned)
+	epoch         string               // stream epoch (positioned)
+	expireAt      int64                // unix seconds; 0 = never
+	timer         *time.Timer          // expiry check
 }
 
 type pendingPublication struct {
@@ -352,7 +355,7 @@ func (c *Client) close(d protocol.Disconnect) {
 	c.state = stateClosed
 	subs := c.subs
 	c.subs = nil
-	for _, t := range []*time.Timer{c.pingTimer, c.pongTimer, c.staleTimer, c.expireTimer, c.closeTimer} {
+	for _, t := range []*time.Timer{c.pingTimer, c.pongTimer, c.staleTimer, c.expireTimer, c.closeTimer, c.maintTimer} {
 		if t != nil {
 			t.Stop()
 		}

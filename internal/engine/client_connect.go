@@ -121,6 +121,7 @@ func (c *Client) connect(req *pb.ConnectRequest) (*pb.ConnectResult, []activated
 		c.staleTimer.Stop()
 	}
 	c.schedulePingLocked()
+	c.scheduleMaintenanceLocked(true)
 	if expireAt > 0 {
 		c.scheduleExpireLocked(expireAt)
 	}

@@ -178,6 +178,8 @@ func (c *Client) clientSubscribeParams(req *pb.SubscribeRequest) (subParams, err
 	applyOverride(&p, override)
 	if req.Recover && p.recoverable {
 		p.recover, p.offset, p.epoch = true, req.Offset, req.Epoch
+	} else if p.recoverable && o.AutoCacheRecover && o.ForceRecoveryMode == "cache" {
+		p.recover = true // deliver the latest publication on every subscribe
 	}
 	if req.Delta != "" && p.positioned {
 		for _, t := range o.AllowedDeltaTypes {
@@ -308,6 +310,9 @@ func (c *Client) subscribeCore(ch string, p subParams) (*pb.SubscribeResult, *su
 func (c *Client) recoverStream(ch string, p subParams, limit int) ([]*broker.Publication, broker.StreamPosition, bool, error) {
 	b := c.node.opts.Broker
 	metaTTL := p.opts.HistoryMetaTTL
+	if p.opts.ForceRecoveryMode == "cache" {
+		return c.recoverCache(ch, p)
+	}
 	if !p.recover {
 		_, sp, err := b.History(c.ctx, ch, broker.HistoryOptions{MetaTTL: metaTTL})
 		return nil, sp, false, err
@@ -342,6 +347,23 @@ func (c *Client) recoverStream(ch string, p subParams, limit int) ([]*broker.Pub
 		return nil, sp, false, nil
 	}
 	return pubs, broker.StreamPosition{Offset: last, Epoch: sp.Epoch}, true, nil
+}
+
+// recoverCache is recovery in cache mode: the client gets only the latest
+// publication when its position differs from the stream top, nothing when it
+// is already there.
+func (c *Client) recoverCache(ch string, p subParams) ([]*broker.Publication, broker.StreamPosition, bool, error) {
+	pubs, sp, err := c.node.opts.Broker.History(c.ctx, ch, broker.HistoryOptions{
+		Filter:  broker.HistoryFilter{Limit: 1, Reverse: true},
+		MetaTTL: p.opts.HistoryMetaTTL,
+	})
+	if err != nil || !p.recover {
+		return nil, sp, false, err
+	}
+	if (p.offset == sp.Offset && p.epoch == sp.Epoch) || len(pubs) == 0 {
+		return nil, sp, true, nil
+	}
+	return pubs[:1], sp, true, nil
 }
 
 // scheduleSubExpireLocked arms the subscription expiry check.

@@ -142,6 +142,21 @@ func token(tb testing.TB, claims gojwt.MapClaims) string {
 	return s
 }
 
+// connectWithClaims opens a JSON client with a token carrying claims.
+func connectWithClaims(tb testing.TB, n *engine.Node, claims map[string]any) (*engine.Client, *testTransport) {
+	tb.Helper()
+	tr := &testTransport{}
+	c, err := n.NewClient(context.Background(), tr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if !c.HandleFrame([]byte(`{"id":1,"connect":{"token":"` + token(tb, gojwt.MapClaims(claims)) + `"}}`)) {
+		tb.Fatalf("connect refused: %v", tr.closedWith())
+	}
+	waitMsg(tb, tr, `"id":1,"connect"`)
+	return c, tr
+}
+
 // connect opens a JSON client for user and waits for the connect reply.
 func connect(tb testing.TB, n *engine.Node, user string) (*engine.Client, *testTransport) {
 	tb.Helper()
