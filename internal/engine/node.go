@@ -35,8 +35,11 @@ type Options struct {
 	ChannelDataFormat string
 	Broker            broker.Broker
 	Presence          broker.PresenceManager
-	Rules             *channel.Rules
-	Verifier          TokenVerifier
+	// Controller carries node-to-node control messages; nil means a single
+	// node (API commands and info stay local).
+	Controller broker.Controller
+	Rules      *channel.Rules
+	Verifier   TokenVerifier
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// Version reported to clients, e.g. "0.1.0 Herald".
@@ -55,6 +58,7 @@ type Node struct {
 	opts    Options
 	log     *slog.Logger
 	hub     *hub
+	cluster *cluster
 	started time.Time
 
 	// cfg holds the reloadable parts (*runtimeConfig).
@@ -103,6 +107,7 @@ func New(opts Options) (*Node, error) {
 	if n.opts.Name == "" {
 		n.opts.Name = n.id
 	}
+	n.cluster = newCluster(n, opts.Controller)
 	n.cfg.Store(&runtimeConfig{client: opts.Client, rpc: opts.RPC, rules: opts.Rules, verifier: opts.Verifier})
 	return n, nil
 }
@@ -128,7 +133,10 @@ func (n *Node) ID() string { return n.id }
 // Start starts the broker with the node as its event handler.
 func (n *Node) Start(ctx context.Context) error {
 	n.started = n.opts.Now()
-	return n.opts.Broker.Start(ctx, &brokerHandler{n: n})
+	if err := n.opts.Broker.Start(ctx, &brokerHandler{n: n}); err != nil {
+		return err
+	}
+	return n.cluster.start(ctx)
 }
 
 // Reload replaces the reloadable configuration (channel rules, token
@@ -146,6 +154,7 @@ func (n *Node) now() time.Time { return n.opts.Now() }
 // New connections are refused from the first call. It is idempotent.
 func (n *Node) Shutdown(ctx context.Context) error {
 	n.closing.Store(true)
+	n.cluster.shutdown(ctx)
 	sem := make(chan struct{}, 128)
 	var wg sync.WaitGroup
 	var all []*Client

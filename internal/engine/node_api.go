@@ -9,6 +9,7 @@ import (
 
 	"github.com/heraldrt/herald/internal/broker"
 	"github.com/heraldrt/herald/internal/protocol"
+	"github.com/heraldrt/herald/internal/protocol/controlpb"
 	pb "github.com/heraldrt/herald/internal/protocol/protocolpb"
 )
 
@@ -99,15 +100,19 @@ func (n *Node) targetConns(user, client, session string) []*Client {
 }
 
 // Subscribe subscribes the connections of user (optionally one client or
-// session) to ch server-side; each receives a subscribe push.
+// session) to ch server-side, on every node; each receives a subscribe push.
 func (n *Node) Subscribe(ctx context.Context, user, ch string, opts SubscribeOptions) error {
 	if _, err := resolveChannel(n.config().rules, ch); err != nil {
 		return err
 	}
+	n.subscribeLocal(user, ch, opts)
+	return n.cluster.publish(ctx, &controlpb.Command{Subscribe: subscribeToControl(user, ch, opts)}, "")
+}
+
+func (n *Node) subscribeLocal(user, ch string, opts SubscribeOptions) {
 	for _, c := range n.targetConns(user, opts.Client, opts.Session) {
 		c.serverSubscribe(ch, opts)
 	}
-	return nil
 }
 
 // serverSubscribe adds a server-side subscription at runtime and pushes it
@@ -139,11 +144,20 @@ func (c *Client) serverSubscribe(ch string, so SubscribeOptions) {
 }
 
 // Unsubscribe removes ch from the connections of user (optionally one
-// client or session); each receives an unsubscribe push with code 2000.
+// client or session) on every node; each receives an unsubscribe push with
+// code 2000.
 func (n *Node) Unsubscribe(ctx context.Context, user, ch, client, session string) error {
 	if ch == "" {
 		return protocol.ErrBadRequest
 	}
+	n.unsubscribeLocal(user, ch, client, session)
+	return n.cluster.publish(ctx, &controlpb.Command{Unsubscribe: &controlpb.Unsubscribe{
+		User: user, Channel: ch, Client: client, Session: session,
+		Code: protocol.UnsubscribeServer.Code, Reason: protocol.UnsubscribeServer.Reason,
+	}}, "")
+}
+
+func (n *Node) unsubscribeLocal(user, ch, client, session string) {
 	for _, c := range n.targetConns(user, client, session) {
 		c.mu.Lock()
 		sub := c.subs[ch]
@@ -152,12 +166,18 @@ func (n *Node) Unsubscribe(ctx context.Context, user, ch, client, session string
 			c.unsubscribe(ch, sub, &protocol.UnsubscribeServer)
 		}
 	}
-	return nil
 }
 
 // Disconnect closes the connections of user (optionally one client or
-// session) with d, except the client ids in whitelist.
+// session) with d on every node, except the client ids in whitelist.
 func (n *Node) Disconnect(ctx context.Context, user string, d protocol.Disconnect, client, session string, whitelist []string) error {
+	n.disconnectLocal(user, d, client, session, whitelist)
+	return n.cluster.publish(ctx, &controlpb.Command{Disconnect: &controlpb.Disconnect{
+		User: user, Whitelist: whitelist, Code: d.Code, Reason: d.Reason, Client: client, Session: session,
+	}}, "")
+}
+
+func (n *Node) disconnectLocal(user string, d protocol.Disconnect, client, session string, whitelist []string) {
 	for _, c := range n.targetConns(user, client, session) {
 		keep := false
 		for _, id := range whitelist {
@@ -167,19 +187,25 @@ func (n *Node) Disconnect(ctx context.Context, user string, d protocol.Disconnec
 			}
 		}
 		if !keep {
-			c.Close(d)
+			go c.Close(d)
 		}
 	}
-	return nil
 }
 
-// Refresh updates the expiration (and info) of the connections of user, or
-// expires them (3005) when expired is true.
+// Refresh updates the expiration (and info) of the connections of user on
+// every node, or expires them (3005) when expired is true.
 func (n *Node) Refresh(ctx context.Context, user, client, session string, expired bool, expireAt int64, info []byte) error {
+	n.refreshLocal(user, client, session, expired, expireAt, info)
+	return n.cluster.publish(ctx, &controlpb.Command{Refresh: &controlpb.Refresh{
+		User: user, Client: client, Session: session, Expired: expired, ExpireAt: expireAt, Info: info,
+	}}, "")
+}
+
+func (n *Node) refreshLocal(user, client, session string, expired bool, expireAt int64, info []byte) {
 	now := n.now().Unix()
 	for _, c := range n.targetConns(user, client, session) {
 		if expired || (expireAt > 0 && expireAt <= now) {
-			c.Close(protocol.DisconnectExpired)
+			go c.Close(protocol.DisconnectExpired)
 			continue
 		}
 		c.mu.Lock()
@@ -202,7 +228,6 @@ func (n *Node) Refresh(ctx context.Context, user, client, session string, expire
 		c.mu.Unlock()
 		c.sendPush(push)
 	}
-	return nil
 }
 
 // Presence returns the presence of ch (108 when presence is off).
@@ -261,37 +286,41 @@ func (n *Node) RemoveHistory(ctx context.Context, ch string) error {
 	return n.opts.Broker.RemoveHistory(ctx, ch)
 }
 
-// Channels returns the channels with subscribers matching pattern (a glob;
-// empty matches all) and their subscriber counts.
+// Channels returns the channels with subscribers on any node matching
+// pattern (a glob; empty matches all) and their subscriber counts.
 func (n *Node) Channels(ctx context.Context, pattern string) (map[string]int, error) {
+	var g *glob.Pattern
+	if pattern != "" {
+		var err error
+		if g, err = glob.Compile(pattern); err != nil {
+			return nil, protocol.ErrBadRequest
+		}
+	}
 	all := n.hub.channels()
-	if pattern == "" {
-		return all, nil
-	}
-	g, err := glob.Compile(pattern)
+	answers, err := n.cluster.survey(ctx, surveyChannels, nil, "")
 	if err != nil {
-		return nil, protocol.ErrBadRequest
+		return nil, err
 	}
-	for ch := range all {
-		if !g.Match(ch) {
-			delete(all, ch)
+	for _, a := range answers {
+		var m map[string]int
+		if a.Code != 0 || json.Unmarshal(a.Data, &m) != nil {
+			continue
+		}
+		for ch, cnt := range m {
+			all[ch] += cnt
+		}
+	}
+	if g != nil {
+		for ch := range all {
+			if !g.Match(ch) {
+				delete(all, ch)
+			}
 		}
 	}
 	return all, nil
 }
 
-// Info returns information about the nodes of the cluster (this node only
-// on the memory engine).
+// Info returns information about the nodes of the cluster, this node first.
 func (n *Node) Info(ctx context.Context) ([]NodeInfo, error) {
-	clients, users, channels, subs := n.hub.counts()
-	return []NodeInfo{{
-		UID:         n.id,
-		Name:        n.opts.Name,
-		Version:     n.opts.Version,
-		NumClients:  clients,
-		NumUsers:    users,
-		NumChannels: channels,
-		NumSubs:     subs,
-		Uptime:      int64(n.now().Sub(n.started) / time.Second),
-	}}, nil
+	return n.cluster.infos(), nil
 }
