@@ -21,10 +21,13 @@ import (
 	"github.com/heraldrt/herald/internal/api"
 	"github.com/heraldrt/herald/internal/api/httpapi"
 	"github.com/heraldrt/herald/internal/auth/jwt"
-	"github.com/heraldrt/herald/internal/broker/memory"
 	"github.com/heraldrt/herald/internal/channel"
 	"github.com/heraldrt/herald/internal/config"
+	"github.com/heraldrt/herald/internal/demo"
 	"github.com/heraldrt/herald/internal/engine"
+	"github.com/heraldrt/herald/internal/transport/httpstream"
+	"github.com/heraldrt/herald/internal/transport/uni"
+	"github.com/heraldrt/herald/internal/transport/unigrpc"
 	"github.com/heraldrt/herald/internal/transport/websocket"
 )
 
@@ -42,6 +45,8 @@ type App struct {
 	wg       sync.WaitGroup
 	shutOnce sync.Once
 	shutErr  error
+	uniGRPC  *unigrpc.Server // uni_grpc listener (issue 4); nil when disabled
+	demo     bool            // serve the demo page at /demo/ (development mode)
 }
 
 // New builds an App from a validated configuration.
@@ -57,13 +62,17 @@ func New(cfg config.Config, logger *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	mem := memory.New(memory.Options{})
+	eng, err := buildEngines(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
 	node, err := engine.New(engine.Options{
 		Client:            cfg.Client,
 		RPC:               cfg.RPC,
 		ChannelDataFormat: cfg.Channel.PublicationDataFormat,
-		Broker:            mem,
-		Presence:          memory.NewPresenceManager(),
+		Broker:            eng.broker,
+		Controller:        eng.controller,
+		Presence:          eng.presence,
 		Rules:             rules,
 		Verifier:          verifier,
 		Logger:            logger,
@@ -119,6 +128,9 @@ func (a *App) Addrs() []net.Addr { return a.addrs }
 func (a *App) Start(ctx context.Context) error {
 	if err := a.node.Start(ctx); err != nil {
 		return fmt.Errorf("start engine: %w", err)
+	}
+	if err := a.startUniGRPC(); err != nil { // issue 4
+		return err
 	}
 	external, internal := a.handlers()
 	hs := a.cfg.HTTPServer
@@ -184,6 +196,7 @@ func (a *App) handlers() (external *http.ServeMux, internal *http.ServeMux) {
 		}, a.log)
 		external.Handle(cfg.WebSocket.HandlerPrefix, ws)
 	}
+	a.mountStreamTransports(external) // issue 4: HTTP-streaming, SSE, /emulation, uni_*
 	if !cfg.HTTPAPI.Disabled {
 		a.api = httpapi.NewHandler(api.New(a.node, api.Config{}), httpapi.Config{
 			Prefix:    cfg.HTTPAPI.HandlerPrefix,
@@ -240,6 +253,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		}
 		var errs []error
 		errs = append(errs, a.node.Shutdown(ctx))
+		if a.uniGRPC != nil { // issue 4
+			errs = append(errs, a.uniGRPC.Shutdown(ctx))
+		}
 		for _, s := range a.servers {
 			errs = append(errs, s.Shutdown(ctx))
 		}
@@ -247,4 +263,102 @@ func (a *App) Shutdown(ctx context.Context) error {
 		a.shutErr = errors.Join(errs...)
 	})
 	return a.shutErr
+}
+
+// --- Issue 4: HTTP-based and unidirectional transports. ---
+
+// EnableDemo makes the App serve the demo chat page at /demo/ (development
+// mode; off by default). Call it before Start.
+func (a *App) EnableDemo() { a.demo = true }
+
+// mountStreamTransports registers the enabled emulation and unidirectional
+// HTTP transports, and the demo page in development mode, on mux.
+func (a *App) mountStreamTransports(mux *http.ServeMux) {
+	cfg := a.cfg
+	if a.demo {
+		mux.Handle("/demo/", http.StripPrefix("/demo", demo.Handler()))
+	}
+	origins := cfg.Client.AllowedOrigins
+	bidi := func(ctx context.Context, t engine.Transport) (httpstream.Session, error) {
+		c, err := a.node.NewClient(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	oneWay := func(ctx context.Context, t engine.Transport) (uni.Session, error) {
+		c, err := a.node.NewClient(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	if cfg.HTTPStream.Enabled {
+		mux.Handle(cfg.HTTPStream.HandlerPrefix, httpstream.NewHTTPStreamHandler(bidi,
+			httpstream.Config{MaxRequestBodySize: cfg.HTTPStream.MaxRequestBodySize, AllowedOrigins: origins}, a.log))
+	}
+	if cfg.SSE.Enabled {
+		mux.Handle(cfg.SSE.HandlerPrefix, httpstream.NewSSEHandler(bidi,
+			httpstream.Config{MaxRequestBodySize: cfg.SSE.MaxRequestBodySize, AllowedOrigins: origins}, a.log))
+	}
+	if cfg.HTTPStream.Enabled || cfg.SSE.Enabled {
+		mux.Handle(cfg.Emulation.HandlerPrefix, httpstream.NewEmulationHandler(httpstream.ClusterRouter{Node: a.node},
+			httpstream.Config{MaxRequestBodySize: cfg.Emulation.MaxRequestBodySize, AllowedOrigins: origins}, a.log))
+	}
+	uniHTTP := func(c config.UniHTTPTransport) uni.HTTPConfig {
+		hc := uni.HTTPConfig{MaxRequestBodySize: c.MaxRequestBodySize, AllowedOrigins: origins}
+		if c.ConnectCodeToHTTPResponse.Enabled {
+			for _, tr := range c.ConnectCodeToHTTPResponse.Transforms {
+				hc.ConnectCodeToHTTPResponse = append(hc.ConnectCodeToHTTPResponse,
+					uni.HTTPResponseTransform{Code: tr.Code, StatusCode: tr.To.StatusCode, Body: tr.To.Body})
+			}
+		}
+		return hc
+	}
+	if cfg.UniSSE.Enabled {
+		mux.Handle(cfg.UniSSE.HandlerPrefix, uni.NewSSEHandler(oneWay, uniHTTP(cfg.UniSSE), a.log))
+	}
+	if cfg.UniHTTPStream.Enabled {
+		mux.Handle(cfg.UniHTTPStream.HandlerPrefix, uni.NewHTTPStreamHandler(oneWay, uniHTTP(cfg.UniHTTPStream), a.log))
+	}
+	if u := cfg.UniWebSocket; u.Enabled {
+		mux.Handle(u.HandlerPrefix, uni.NewWebSocketHandler(oneWay, uni.WebSocketConfig{
+			MessageSizeLimit: u.MessageSizeLimit, WriteTimeout: u.WriteTimeout,
+			JoinPushMessages: u.JoinPushMessages, DisableClosingHandshake: u.DisableClosingHandshake,
+			DisableDisconnectPush: u.DisableDisconnectPush, ReadBufferSize: u.ReadBufferSize,
+			WriteBufferSize: u.WriteBufferSize, AllowedOrigins: origins,
+		}, a.log))
+	}
+}
+
+// startUniGRPC starts the uni_grpc listener when enabled.
+func (a *App) startUniGRPC() error {
+	u := a.cfg.UniGRPC
+	if !u.Enabled {
+		return nil
+	}
+	if u.TLS.Enabled {
+		return errors.New("uni_grpc.tls is not supported yet")
+	}
+	addr := net.JoinHostPort(u.Address, strconv.Itoa(u.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("uni_grpc: listen %s: %w", addr, err)
+	}
+	a.uniGRPC = unigrpc.New(func(ctx context.Context, t engine.Transport) (unigrpc.Session, error) {
+		c, err := a.node.NewClient(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}, unigrpc.Config{MaxReceiveMessageSize: u.MaxReceiveMessageSize}, a.log)
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := a.uniGRPC.Serve(ln); err != nil {
+			a.log.Error("uni_grpc server", "addr", addr, "error", err)
+		}
+	}()
+	a.log.Info("uni_grpc listening", "addr", ln.Addr().String())
+	return nil
 }

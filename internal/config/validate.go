@@ -41,17 +41,15 @@ func (c *Config) Validate() error {
 	}
 
 	switch c.Engine.Type {
-	case "memory":
-	case "redis":
-		add("engine.type", "engine %q is not supported yet (only memory)", c.Engine.Type)
+	case "memory", "redis":
 	default:
-		add("engine.type", "unknown engine %q (want memory)", c.Engine.Type)
+		add("engine.type", "unknown engine %q (want memory or redis)", c.Engine.Type)
 	}
-	if c.Broker.Enabled && c.Broker.Type != "memory" {
-		add("broker.enabled", "a separate broker (%q) is not supported yet", c.Broker.Type)
+	if c.Broker.Enabled && c.Broker.Type != "memory" && c.Broker.Type != "redis" {
+		add("broker.type", "broker %q is not supported yet (want memory or redis)", c.Broker.Type)
 	}
-	if c.PresenceManager.Enabled && c.PresenceManager.Type != "memory" {
-		add("presence_manager.enabled", "a separate presence manager (%q) is not supported yet", c.PresenceManager.Type)
+	if c.PresenceManager.Enabled && c.PresenceManager.Type != "memory" && c.PresenceManager.Type != "redis" {
+		add("presence_manager.type", "presence manager %q is not supported (want memory or redis)", c.PresenceManager.Type)
 	}
 
 	cl := &c.Client
