@@ -15,4 +15,6 @@ if [ -f test/e2e/js/package.json ]; then
 fi
 
 go vet ./...
+# End-to-end tests build the herald binary with -race too, so server races fail CI.
+export HERALD_E2E_RACE=1
 go test -race -count=1 -timeout 15m "$@" ./...

@@ -47,7 +47,7 @@ func ProtocolError(err error) *protocol.Error {
 	var de *DecodeError
 	switch {
 	case errors.Is(err, ErrUnknownMethod):
-		return protocol.ErrMethodNotFound
+		return ErrNotFound
 	case errors.As(err, &de):
 		return protocol.ErrBadRequest
 	case errors.Is(err, broker.ErrBadRequest):
@@ -78,3 +78,7 @@ func (e *Executor) engineError(ctx context.Context, m Method, ch string, err err
 	}
 	return pe
 }
+
+// ErrNotFound is the server API's 104 error. Its message differs from the
+// client protocol's 104 "method not found" (COMPAT §2.6).
+var ErrNotFound = &protocol.Error{Code: 104, Message: "not found"}

@@ -453,7 +453,7 @@ func (e *Executor) Info(ctx context.Context, _ *InfoRequest) (*InfoResult, *prot
 // RPC always fails with 104 method not found: Herald registers no server API
 // RPC extensions.
 func (e *Executor) RPC(_ context.Context, _ *RPCRequest) (*RPCResult, *protocol.Error) {
-	return nil, protocol.ErrMethodNotFound
+	return nil, ErrNotFound
 }
 
 // Batch runs req.Commands, one after another or, with req.Parallel, at most
@@ -480,7 +480,7 @@ func (e *Executor) command(ctx context.Context, c *Command) *Reply {
 	)
 	switch {
 	case c == nil:
-		perr = protocol.ErrMethodNotFound
+		perr = ErrNotFound
 	case c.Publish != nil:
 		r.Publish, perr = e.Publish(ctx, c.Publish)
 	case c.Broadcast != nil:
@@ -508,7 +508,7 @@ func (e *Executor) command(ctx context.Context, c *Command) *Reply {
 	case c.Channels != nil:
 		r.Channels, perr = e.Channels(ctx, c.Channels)
 	default:
-		perr = protocol.ErrMethodNotFound
+		perr = ErrNotFound
 	}
 	if perr != nil {
 		return &Reply{Error: wireError(perr)}

@@ -371,10 +371,10 @@ func TestBatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := `{"replies":[{"publish":{"offset":1,"epoch":"e"}},{"error":{"code":102,"message":"unknown channel"}},` +
-				`{"error":{"code":104,"message":"method not found"}},{"error":{"code":104,"message":"method not found"}},` +
-				`{"error":{"code":104,"message":"method not found"}},` +
+				`{"error":{"code":104,"message":"not found"}},{"error":{"code":104,"message":"not found"}},` +
+				`{"error":{"code":104,"message":"not found"}},` +
 				`{"broadcast":{"responses":[{"result":{"offset":1,"epoch":"e"}},{"result":{"offset":1,"epoch":"e"}}]}},` +
-				`{"presence_stats":{"num_clients":0,"num_users":0}},{"error":{"code":104,"message":"method not found"}},` +
+				`{"presence_stats":{"num_clients":0,"num_users":0}},{"error":{"code":104,"message":"not found"}},` +
 				`{"subscribe":{}},{"history":{"publications":[],"epoch":"","offset":0}},{"info":{"nodes":[]}}]}`
 			if got != want {
 				t.Fatalf("got  %s\nwant %s", got, want)

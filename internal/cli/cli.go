@@ -103,6 +103,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		gentokenCmd(&configFile, stdout, true),
 		checktokenCmd(&configFile, stdout, false),
 		checktokenCmd(&configFile, stdout, true),
+		benchCmd(stdout, stderr),
 	)
 	return root
 }

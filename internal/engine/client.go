@@ -119,6 +119,8 @@ func (n *Node) NewClient(ctx context.Context, t Transport) (*Client, error) {
 		return nil, protocol.DisconnectShutdown
 	}
 	if d := cfg.client.StaleCloseDelay; d > 0 {
+		c.mu.Lock()
+		defer c.mu.Unlock()
 		c.staleTimer = time.AfterFunc(d, func() {
 			c.mu.Lock()
 			stale := c.state == stateConnecting

@@ -111,8 +111,9 @@ func (b *logBuffer) String() string {
 
 // server is a running herald process owned by one test.
 type server struct {
-	Port int
-	Addr string // 127.0.0.1:port
+	Port    int
+	Addr    string // 127.0.0.1:port
+	CfgPath string // the configuration file the process reads (and rereads on SIGHUP)
 
 	cmd     *exec.Cmd
 	logs    *logBuffer
@@ -252,11 +253,12 @@ func tryStart(t *testing.T, cfgPath string) (*server, error) {
 		return nil, fmt.Errorf("exec %s: %w", heraldBin, err)
 	}
 	s := &server{
-		Port:   port,
-		Addr:   net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		cmd:    cmd,
-		logs:   logs,
-		exited: make(chan struct{}),
+		Port:    port,
+		Addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		CfgPath: cfgPath,
+		cmd:     cmd,
+		logs:    logs,
+		exited:  make(chan struct{}),
 	}
 	go func() {
 		s.waitErr = cmd.Wait()
@@ -365,6 +367,37 @@ func (s *server) Terminate(t *testing.T) error {
 	return nil
 }
 
+// Reload rewrites the configuration file from baseConfig and opts, sends
+// SIGHUP and waits until the process logs that it reloaded.
+func (s *server) Reload(t *testing.T, opts ...configOption) {
+	t.Helper()
+	cfg := baseConfig()
+	for _, o := range opts {
+		o(cfg)
+	}
+	raw, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.CfgPath, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := strings.Count(s.logs.String(), "configuration reloaded")
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatalf("SIGHUP: %v", err)
+	}
+	eventually(t, waitTimeout, func() error {
+		out := s.logs.String()
+		if strings.Count(out, "configuration reloaded") > before {
+			return nil
+		}
+		if strings.Contains(out, "reload failed") {
+			t.Fatalf("herald rejected the new configuration:\n%s", out)
+		}
+		return errors.New("no \"configuration reloaded\" in the log yet")
+	})
+}
+
 // Running reports whether the process is still alive.
 func (s *server) Running() bool {
 	select {
@@ -462,9 +495,18 @@ func (r apiResponse) JSON(t *testing.T) map[string]any {
 // apiRaw posts body to path with the given headers (the API key is not added).
 func (s *server) apiRaw(t *testing.T, path string, body []byte, header http.Header) apiResponse {
 	t.Helper()
+	r, err := s.post(path, body, header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// post is apiRaw without the testing.T, safe to use from any goroutine.
+func (s *server) post(path string, body []byte, header http.Header) (apiResponse, error) {
 	req, err := http.NewRequest(http.MethodPost, s.URL(path), bytes.NewReader(body))
 	if err != nil {
-		t.Fatalf("API request: %v", err)
+		return apiResponse{}, fmt.Errorf("API request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	for k, vs := range header {
@@ -475,14 +517,14 @@ func (s *server) apiRaw(t *testing.T, path string, body []byte, header http.Head
 	client := &http.Client{Timeout: 10 * time.Second}
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("API %s: %v", path, err)
+		return apiResponse{}, fmt.Errorf("API %s: %w", path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("API %s: read body: %v", path, err)
+		return apiResponse{}, fmt.Errorf("API %s: read body: %w", path, err)
 	}
-	return apiResponse{Status: resp.StatusCode, Body: b}
+	return apiResponse{Status: resp.StatusCode, Body: b}, nil
 }
 
 // api posts params to /api/<method> with the API key.

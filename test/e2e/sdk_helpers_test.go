@@ -179,6 +179,7 @@ func (s *sdkSub) waitSubscribed(t *testing.T) centrifuge.SubscribedEvent {
 	t.Helper()
 	select {
 	case ev := <-s.subscribed:
+		drain(s.subscribing) // the subscribing events that led here
 		return ev
 	case ev := <-s.unsubscribed:
 		t.Fatalf("%s: unsubscribed (code %d %q) instead of subscribed", s.Channel, ev.Code, ev.Reason)
@@ -209,6 +210,10 @@ func expectSubscribeError(t *testing.T, c *sdkClient, channel string, cfg centri
 	ev := receive(t, s.unsubscribed, waitTimeout, channel+" unsubscribed event")
 	if ev.Code != code {
 		t.Fatalf("%s: unsubscribed code = %d (%q), want %d", channel, ev.Code, ev.Reason, code)
+	}
+	// Forget it so the channel can be subscribed again later.
+	if err := c.RemoveSubscription(s.Subscription); err != nil {
+		t.Fatalf("RemoveSubscription(%q): %v", channel, err)
 	}
 }
 

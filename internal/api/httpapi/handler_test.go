@@ -126,9 +126,9 @@ func TestMethodShapes(t *testing.T) {
 		{"/api/channels", `{"pattern":"n*"}`, `{"result":{"channels":{"news":{"num_clients":10}}}}`},
 		{"/api/info", `{}`, `{"result":{"nodes":[{"uid":"u-1","name":"node1","version":"0.1.0","num_clients":5,"num_users":4,"num_channels":3,"uptime":60,"num_subs":7}]}}`},
 		{"/api/info", ``, `{"result":{"nodes":[{"uid":"u-1","name":"node1","version":"0.1.0","num_clients":5,"num_users":4,"num_channels":3,"uptime":60,"num_subs":7}]}}`},
-		{"/api/rpc", `{"method":"getUserStatus","params":{"users":["1"]}}`, `{"error":{"code":104,"message":"method not found"}}`},
+		{"/api/rpc", `{"method":"getUserStatus","params":{"users":["1"]}}`, `{"error":{"code":104,"message":"not found"}}`},
 		{"/api/batch", `{"commands":[{"publish":{"channel":"a","data":1}},{"presence_stats":{"channel":"c"}},{"nope":{}}]}`,
-			`{"result":{"replies":[{"publish":{"offset":17,"epoch":"xYzAbCdE"}},{"presence_stats":{"num_clients":3,"num_users":2}},{"error":{"code":104,"message":"method not found"}}]}}`},
+			`{"result":{"replies":[{"publish":{"offset":17,"epoch":"xYzAbCdE"}},{"presence_stats":{"num_clients":3,"num_users":2}},{"error":{"code":104,"message":"not found"}}]}}`},
 		{"/api/batch", `{"parallel":true,"commands":[{"history":{"channel":"c"}},{"broadcast":{"channels":["a"],"data":1}},{"disconnect":{}}]}`,
 			`{"result":{"replies":[{"history":{"publications":[],"epoch":"ep","offset":9}},{"broadcast":{"responses":[{"result":{"offset":17,"epoch":"xYzAbCdE"}}]}},{"error":{"code":107,"message":"bad request"}}]}}`},
 	} {
@@ -184,7 +184,7 @@ func TestErrorModes(t *testing.T) {
 	}
 	// Method not found in transport mode is 404; success is unchanged.
 	h, _ := newHandler(t, httpapi.Config{ErrorMode: "transport"})
-	expect(t, do(h, http.MethodPost, "/api/rpc", `{"method":"x"}`, nil), 404, `{"code":104,"message":"method not found"}`)
+	expect(t, do(h, http.MethodPost, "/api/rpc", `{"method":"x"}`, nil), 404, `{"code":104,"message":"not found"}`)
 	expect(t, do(h, http.MethodPost, "/api/publish", `{"channel":"c","data":1}`, nil), 200, `{"result":{}}`)
 	expect(t, do(h, http.MethodPost, "/api/publish", `{"channel":"c"}`, nil), 400, `{"code":107,"message":"bad request"}`)
 }
@@ -249,15 +249,15 @@ func TestLegacyRoute(t *testing.T) {
 	want := `{"result":{"offset":17,"epoch":"xYzAbCdE"}}
 {"result":{"num_clients":3,"num_users":2}}
 {"result":{"num_clients":3,"num_users":2}}
-{"error":{"code":104,"message":"method not found"}}
-{"error":{"code":104,"message":"method not found"}}
+{"error":{"code":104,"message":"not found"}}
+{"error":{"code":104,"message":"not found"}}
 {"error":{"code":107,"message":"bad request"}}
 {"id":3,"result":{"publications":[],"epoch":"ep","offset":9}}
 {"result":{}}
 {"result":{"nodes":[{"uid":"u-1","name":"node1","version":"0.1.0","num_clients":5,"num_users":4,"num_channels":3,"uptime":60,"num_subs":7}]}}
 {"result":{"channels":{"news":{"num_clients":10}}}}
 {"result":{"replies":[{"publish":{"offset":17,"epoch":"xYzAbCdE"}}]}}
-{"error":{"code":104,"message":"method not found"}}
+{"error":{"code":104,"message":"not found"}}
 {"result":{}}`
 	expect(t, do(h, http.MethodPost, "/api", body, nil), 200, want)
 	// Legacy errors are always in custom mode.

@@ -1,0 +1,310 @@
+package bench_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/heraldrt/herald/internal/bench"
+)
+
+// options returns bench options aimed at f with short phases.
+func options(f *fakeServer, proto string) bench.Options {
+	return bench.Options{
+		WSURL: f.wsURL(), APIURL: f.apiURL(), Protocol: proto,
+		Duration: 500 * time.Millisecond, Drain: 300 * time.Millisecond,
+		Timeout: 5 * time.Second, ProgressInterval: 100 * time.Millisecond,
+	}
+}
+
+func TestFanoutDetectsInjectedFaults(t *testing.T) {
+	for _, proto := range []string{"json", "protobuf"} {
+		t.Run(proto, func(t *testing.T) {
+			f := newFakeServer(t, map[int]fault{
+				0: {drop: 3},
+				1: {dup: 5},
+				2: {swap: 7},
+				3: {drop: 2, dup: 9, swap: 20},
+			})
+			var progress bytes.Buffer
+			o := options(f, proto)
+			o.Progress = &progress
+			rep, err := bench.Fanout(context.Background(), o, bench.FanoutConfig{Subscribers: 6, Channels: 2, Rate: 200})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// 200/s for 0.5s = 100 publishes, 50 per channel, 3 subscribers each.
+			d := rep.Delivery
+			want := bench.DeliveryCounts{Expected: 300, Delivered: 298, Lost: 2, Duplicates: 2, OrderViolations: 2}
+			if *d != want {
+				t.Fatalf("delivery = %+v, want %+v; errors %v", *d, want, rep.Errors)
+			}
+			if got := rep.Figures["publishes_ok"]; got != 100 {
+				t.Fatalf("publishes_ok = %v, want 100", got)
+			}
+			if rep.Latency == nil || rep.Latency.Count != 298 {
+				t.Fatalf("latency = %+v, want 298 samples", rep.Latency)
+			}
+			if rep.Latency.P50 > rep.Latency.P99 || rep.Latency.P99 > rep.Latency.Max {
+				t.Fatalf("percentiles not ordered: %+v", rep.Latency)
+			}
+			if !bytes.Contains(progress.Bytes(), []byte("[fanout")) {
+				t.Fatalf("no progress line in %q", progress.String())
+			}
+		})
+	}
+}
+
+func TestFanoutCleanRunAnswersPings(t *testing.T) {
+	f := newFakeServer(t, nil)
+	o := options(f, "json")
+	o.ServerPID = os.Getpid()
+	rep, err := bench.Fanout(context.Background(), o, bench.FanoutConfig{Subscribers: 10, Channels: 3, Rate: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := rep.Delivery
+	if d.Lost != 0 || d.Duplicates != 0 || d.OrderViolations != 0 || d.Malformed != 0 || d.Expected == 0 || d.Delivered != d.Expected {
+		t.Fatalf("delivery = %+v; errors %v", *d, rep.Errors)
+	}
+	if rep.Figures["pings_answered"] == 0 || f.pongs.Load() == 0 {
+		t.Fatalf("pings answered %v, fake counted %d pongs", rep.Figures["pings_answered"], f.pongs.Load())
+	}
+	if rep.Server == nil || rep.Figures["server_cpu_us_per_delivered"] <= 0 {
+		t.Fatalf("no server figures: %+v %v", rep.Server, rep.Figures)
+	}
+	var out bytes.Buffer
+	if err := rep.WriteHuman(&out); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteJSON(&out); err != nil {
+		t.Fatal(err)
+	}
+	if lines := bytes.Count(out.Bytes(), []byte("\n")); lines < 5 {
+		t.Fatalf("short summary:\n%s", out.String())
+	}
+	dir := t.TempDir()
+	paths, err := rep.WritePlots(dir)
+	if err != nil || len(paths) != 2 {
+		t.Fatalf("plots %v, %v", paths, err)
+	}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil || !bytes.HasPrefix(b, []byte("<svg")) || !bytes.HasSuffix(b, []byte("</svg>\n")) {
+			t.Fatalf("%s: not an SVG document (%v)", filepath.Base(p), err)
+		}
+	}
+}
+
+func TestFanoutAuth(t *testing.T) {
+	f := newFakeServer(t, nil)
+	f.secret, f.apiKey = "s3cret", "key"
+	o := options(f, "json")
+	o.Duration = 200 * time.Millisecond
+	o.TokenSecret, o.APIKey = "s3cret", "key"
+	rep, err := bench.Fanout(context.Background(), o, bench.FanoutConfig{Subscribers: 2, Rate: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Figures["subscribers_connected"] != 2 || rep.Figures["publish_errors"] != 0 || rep.Delivery.Lost != 0 {
+		t.Fatalf("figures %v delivery %+v errors %v", rep.Figures, *rep.Delivery, rep.Errors)
+	}
+
+	o.TokenSecret, o.APIKey = "wrong", "wrong"
+	rep, err = bench.Fanout(context.Background(), o, bench.FanoutConfig{Subscribers: 2, Rate: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Figures["connect_failures"] != 2 || rep.Figures["publish_errors"] != 10 || len(rep.Errors) == 0 {
+		t.Fatalf("figures %v errors %v", rep.Figures, rep.Errors)
+	}
+}
+
+func TestConnsSmoke(t *testing.T) {
+	f := newFakeServer(t, nil)
+	o := options(f, "protobuf")
+	o.ServerPID = os.Getpid()
+	o.Duration = 300 * time.Millisecond
+	rep, err := bench.Conns(context.Background(), o, bench.ConnsConfig{Connections: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Figures["connections"] != 30 || rep.Figures["connect_failures"] != 0 || rep.Figures["connections_lost_during_hold"] != 0 {
+		t.Fatalf("figures %v errors %v", rep.Figures, rep.Errors)
+	}
+	if rep.Figures["pings_answered"] == 0 || rep.Figures["connect_rate_per_sec"] <= 0 {
+		t.Fatalf("figures %v", rep.Figures)
+	}
+	if _, ok := rep.Figures["server_idle_cpu_us_per_conn_per_sec"]; !ok || rep.Server == nil {
+		t.Fatalf("no server figures: %v", rep.Figures)
+	}
+	if n := f.remoteCount(); n < 2 {
+		t.Fatalf("connections came from %d source address(es), want them spread", n)
+	}
+	eventually(t, 5*time.Second, func() bool { return f.closes.Load() == 30 }, "fake server saw %d closes, want 30", &f.closes)
+}
+
+func TestPubrateSmoke(t *testing.T) {
+	for _, subs := range []int{0, 6} {
+		f := newFakeServer(t, nil)
+		o := options(f, "json")
+		o.ServerPID = os.Getpid()
+		o.Duration = 300 * time.Millisecond
+		rep, err := bench.Pubrate(context.Background(), o, bench.PubrateConfig{Workers: 4, Channels: 3, Subscribers: subs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Figures["requests"] == 0 || rep.Figures["request_errors"] != 0 || rep.Latency == nil {
+			t.Fatalf("subs=%d figures %v errors %v", subs, rep.Figures, rep.Errors)
+		}
+		if _, ok := rep.Figures["server_cpu_us_per_request"]; !ok {
+			t.Fatalf("no server cpu figure: %v", rep.Figures)
+		}
+		if subs > 0 && (rep.Delivery == nil || rep.Delivery.Lost != 0 || rep.Delivery.Duplicates != 0 ||
+			rep.Delivery.Delivered != rep.Delivery.Expected || rep.Delivery.Expected == 0) {
+			t.Fatalf("delivery %+v", rep.Delivery)
+		}
+		if subs == 0 && rep.Delivery != nil {
+			t.Fatalf("delivery without subscribers: %+v", rep.Delivery)
+		}
+	}
+}
+
+func TestChurnSmoke(t *testing.T) {
+	f := newFakeServer(t, nil)
+	o := options(f, "json")
+	o.ServerPID = os.Getpid()
+	o.Duration = 3 * time.Second
+	rep, err := bench.Churn(context.Background(), o, bench.ChurnConfig{Rounds: 3, Cycles: 20, Concurrency: 4, Settle: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Figures["cycles"] != 60 || rep.Figures["failures"] != 0 || len(rep.Rounds) != 3 {
+		t.Fatalf("figures %v rounds %+v errors %v", rep.Figures, rep.Rounds, rep.Errors)
+	}
+	for i, rd := range rep.Rounds {
+		if rd.Cycles != 20 || rd.Server == nil || rd.Server.RSSBytes == 0 {
+			t.Fatalf("round %d: %+v", i, rd)
+		}
+	}
+	if _, ok := rep.Figures["server_fd_growth"]; !ok {
+		t.Fatalf("no growth figures: %v", rep.Figures)
+	}
+	if f.connects.Load() != 60 {
+		t.Fatalf("fake server saw %d connects", f.connects.Load())
+	}
+}
+
+func TestCancelStopsScenario(t *testing.T) {
+	f := newFakeServer(t, nil)
+	o := options(f, "json")
+	o.Duration = time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	rep, err := bench.Conns(ctx, o, bench.ConnsConfig{Connections: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Interrupted || time.Since(t0) > 5*time.Second {
+		t.Fatalf("interrupted=%v after %v", rep.Interrupted, time.Since(t0))
+	}
+}
+
+func TestRefusesRemoteTargets(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		ws, api string
+		remote  bool
+	}{
+		{"ws://127.0.0.1:8000/connection/websocket", "http://127.0.0.1:8000/api", false},
+		{"ws://[::1]:8000/connection/websocket", "http://localhost:8000/api", false},
+		{"ws://10.1.2.3:8000/connection/websocket", "http://127.0.0.1:8000/api", true},
+		{"ws://127.0.0.1:8000/connection/websocket", "http://192.0.2.7:8000/api", true},
+	} {
+		o := bench.Options{WSURL: tc.ws, APIURL: tc.api}
+		err := o.Validate(ctx)
+		if tc.remote != errors.Is(err, bench.ErrRemoteTarget) {
+			t.Fatalf("%s %s: err = %v, remote %v", tc.ws, tc.api, err, tc.remote)
+		}
+		if !tc.remote && err != nil {
+			t.Fatalf("%s: %v", tc.ws, err)
+		}
+		o.AllowRemote = true
+		if err := o.Validate(ctx); err != nil {
+			t.Fatalf("%s with AllowRemote: %v", tc.ws, err)
+		}
+	}
+	o := bench.Options{WSURL: "ws://10.1.2.3:1/connection/websocket"}
+	if _, err := bench.Fanout(ctx, o, bench.FanoutConfig{}); !errors.Is(err, bench.ErrRemoteTarget) {
+		t.Fatalf("Fanout: %v", err)
+	}
+	for _, bad := range []bench.Options{{Protocol: "xml"}, {WSURL: "http://127.0.0.1/x"}, {SourceAddrs: "127.0.0.9-127.0.0.2"}} {
+		if err := bad.Validate(ctx); err == nil {
+			t.Fatalf("%+v: no error", bad)
+		}
+	}
+}
+
+func TestReadProcSelf(t *testing.T) {
+	s, err := bench.ReadProc(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.RSSBytes <= 0 || s.Threads < 1 || s.FDs < 3 || s.CPUSeconds < 0 {
+		t.Fatalf("sample %+v", s)
+	}
+	fh, err := os.Open(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	s2, err := bench.ReadProc(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.FDs < s.FDs+1 {
+		t.Fatalf("fds %d then %d after opening a file", s.FDs, s2.FDs)
+	}
+	// Burn CPU until /proc counts at least 3 ticks more (bounded at 5s,
+	// since a loaded machine may deschedule the loop).
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		for x, spin := 0, time.Now().Add(10*time.Millisecond); time.Now().Before(spin); x++ {
+			_ = x * x
+		}
+		s3, err := bench.ReadProc(os.Getpid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s3.CPUSeconds >= s.CPUSeconds+0.03 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cpu %.2fs then %.2fs after 5s of busy loop", s.CPUSeconds, s3.CPUSeconds)
+		}
+	}
+	if _, err := bench.ReadProc(1 << 30); err == nil {
+		t.Fatal("no error for a missing process")
+	}
+}
+
+// eventually polls cond every 5ms until it holds or timeout passes, then
+// fails with msg formatted with the current value of n.
+func eventually(t *testing.T, timeout time.Duration, cond func() bool, msg string, n *atomic.Int64) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf(msg, n.Load())
+		}
+		runtime.Gosched()
+		<-time.After(5 * time.Millisecond)
+	}
+}
