@@ -1,0 +1,128 @@
+package httpstream_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/heraldrt/herald/internal/config"
+	"github.com/heraldrt/herald/internal/engine"
+	"github.com/heraldrt/herald/internal/transport/httpstream"
+	"github.com/heraldrt/herald/internal/transport/httpstream/streamtest"
+)
+
+// env is a node serving /connection/http_stream, /connection/sse and
+// /emulation on 127.0.0.1:0.
+type env struct {
+	node *engine.Node
+	srv  *httptest.Server
+}
+
+func newEnv(t *testing.T, edit func(*config.Client), cfg httpstream.Config) *env {
+	t.Helper()
+	n := streamtest.NewNode(t, edit)
+	newSession := func(ctx context.Context, tr engine.Transport) (httpstream.Session, error) {
+		c, err := n.NewClient(ctx, tr)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/connection/http_stream", httpstream.NewHTTPStreamHandler(newSession, cfg, nil))
+	mux.Handle("/connection/sse", httpstream.NewSSEHandler(newSession, cfg, nil))
+	mux.Handle("/emulation", httpstream.NewEmulationHandler(httpstream.ClusterRouter{Node: n}, cfg, nil))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &env{node: n, srv: srv}
+}
+
+// stream is an open streaming response read line by line.
+type stream struct {
+	resp  *http.Response
+	lines <-chan string
+}
+
+func (e *env) open(t *testing.T, method, path, contentType, body string, hdr map[string]string) *stream {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, e.srv.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return &stream{resp: resp, lines: streamtest.Lines(bufio.NewReader(resp.Body))}
+}
+
+// next returns the next message of a JSON stream, stripping an SSE "data: "
+// prefix.
+func (s *stream) next(t *testing.T, what string) map[string]any {
+	t.Helper()
+	line := streamtest.Next(t, s.lines, what)
+	return decode(t, strings.TrimPrefix(line, "data: "))
+}
+
+func decode(t *testing.T, s string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		t.Fatalf("bad JSON message %q: %v", s, err)
+	}
+	return m
+}
+
+// emulate posts a command frame to /emulation and returns the status.
+func (e *env) emulate(t *testing.T, node, session, frame string) int {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"node": node, "session": session, "data": frame})
+	return e.post(t, "/emulation", "", string(body))
+}
+
+func (e *env) post(t *testing.T, path, contentType, body string) int {
+	t.Helper()
+	resp, err := e.srv.Client().Post(e.srv.URL+path, contentType, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// connectResult returns the connect result of a reply, failing otherwise.
+func connectResult(t *testing.T, reply map[string]any) map[string]any {
+	t.Helper()
+	res, ok := reply["connect"].(map[string]any)
+	if !ok {
+		t.Fatalf("expected a connect reply, got %v", reply)
+	}
+	return res
+}
+
+// disconnectCode returns the code of a {"push":{"disconnect":..}} reply, or 0.
+func disconnectCode(m map[string]any) float64 {
+	push, _ := m["push"].(map[string]any)
+	d, _ := push["disconnect"].(map[string]any)
+	code, _ := d["code"].(float64)
+	return code
+}
