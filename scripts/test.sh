@@ -10,9 +10,20 @@ command -v go >/dev/null || { echo "Go is required (https://go.dev/dl/)" >&2; ex
 command -v node >/dev/null || { echo "Node.js 20 is required for the centrifuge-js tests" >&2; exit 1; }
 
 go mod download
-if [ -f test/e2e/js/package.json ]; then
-  (cd test/e2e/js && { [ -f package-lock.json ] && npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --loglevel=error; })
+for dir in test/e2e/js test/browser; do
+  if [ -f "$dir/package.json" ] && [ ! -d "$dir/node_modules" ]; then
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done
+# Browser tests use Debian's Chromium (never a downloaded browser).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get install -y -q chromium >/dev/null
+  else
+    sudo apt-get install -y -q chromium >/dev/null
+  fi
 fi
+mkdir -p test-output
 
 go vet ./...
 # End-to-end tests build the herald binary with -race too, so server races fail CI.

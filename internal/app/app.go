@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -216,6 +218,14 @@ func (a *App) handlers() (external *http.ServeMux, internal *http.ServeMux) {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write([]byte("{}"))
 		})
+	}
+	if cfg.Debug.Enabled {
+		prefix := strings.TrimSuffix(cfg.Debug.HandlerPrefix, "/")
+		internal.HandleFunc(prefix+"/", pprof.Index)
+		internal.HandleFunc(prefix+"/cmdline", pprof.Cmdline)
+		internal.HandleFunc(prefix+"/profile", pprof.Profile)
+		internal.HandleFunc(prefix+"/symbol", pprof.Symbol)
+		internal.HandleFunc(prefix+"/trace", pprof.Trace)
 	}
 	if cfg.Prometheus.Enabled {
 		reg := prometheus.NewRegistry()

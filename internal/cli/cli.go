@@ -91,6 +91,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 			root.Flags().StringP(f.key, f.short, "", f.usage)
 		}
 	}
+	root.Flags().Bool("dev", false, "development mode: serve the demo chat page at /demo/")
 	root.RunE = func(cmd *cobra.Command, _ []string) error {
 		return runServer(cmd, configFile, stderr)
 	}

@@ -39,6 +39,10 @@ func runServer(cmd *cobra.Command, configFile string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if dev, _ := cmd.Flags().GetBool("dev"); dev {
+		a.EnableDemo()
+		logger.Warn("development mode: demo page at /demo/")
+	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)

@@ -37,6 +37,8 @@ type Client struct {
 	session string
 	w       *writer
 
+	frameMu sync.Mutex // serialises HandleFrame
+
 	mu          sync.Mutex // guards the fields below; see LOCKING.md
 	state       clientState
 	user        string
@@ -142,6 +144,10 @@ func (c *Client) Session() string { return c.session }
 // HandleFrame processes one transport frame of commands. It returns false
 // when the connection is closed or must stop reading.
 func (c *Client) HandleFrame(frame []byte) bool {
+	// Frames of one connection are processed one at a time, even when an
+	// emulation transport receives them on concurrent requests.
+	c.frameMu.Lock()
+	defer c.frameMu.Unlock()
 	c.mu.Lock()
 	state := c.state
 	c.mu.Unlock()

@@ -208,15 +208,18 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // ConnectUnidirectional connects a unidirectional client with req (taken
 // from cf_connect or the request body). On success the Connect push is
-// queued, followed by the recovered publications of its subscriptions. A
-// failure is returned as a protocol.Disconnect mapped from the connect error
-// (109 and 110 → 3005, 103 → 3507, others → 3004); the session is closed.
+// queued, followed by the recovered publications of its subscriptions. On
+// failure the session is closed and the returned error matches (errors.As)
+// both the protocol.Disconnect the client is told — mapped by
+// client.connect_code_to_unidirectional_disconnect, by default 109 and 110 →
+// 3005, 111 → 3013, 103 → 3507, others → 3004 — and, when the connect failed
+// with an error reply code, that *protocol.Error.
 func (c *Client) ConnectUnidirectional(req *pb.ConnectRequest) error {
 	res, subs, err := c.connect(req)
 	if err != nil {
-		d := unidirectionalDisconnect(err)
+		d := c.unidirectionalDisconnect(err)
 		c.Close(d)
-		return d
+		return &UnidirectionalConnectError{Disconnect: d, Cause: err}
 	}
 	push := &pb.Push{Connect: &pb.Connect{
 		Client: res.Client, Version: res.Version, Data: res.Data, Subs: res.Subs, Expires: res.Expires,
@@ -231,14 +234,48 @@ func (c *Client) ConnectUnidirectional(req *pb.ConnectRequest) error {
 	return nil
 }
 
+// UnidirectionalConnectError is returned by ConnectUnidirectional.
+type UnidirectionalConnectError struct {
+	Disconnect protocol.Disconnect
+	Cause      error
+}
+
+// Error implements error.
+func (e *UnidirectionalConnectError) Error() string {
+	return "unidirectional connect: " + e.Disconnect.Error() + ": " + e.Cause.Error()
+}
+
+// Unwrap returns the disconnect and the cause, so errors.As finds either.
+func (e *UnidirectionalConnectError) Unwrap() []error {
+	return []error{e.Disconnect, toClientErrorIfCode(e.Cause)}
+}
+
+// toClientErrorIfCode returns err, or its *protocol.Error code when err is
+// an error reply rather than a disconnect.
+func toClientErrorIfCode(err error) error {
+	var d protocol.Disconnect
+	if errors.As(err, &d) {
+		return err
+	}
+	return toClientError(err)
+}
+
 // unidirectionalDisconnect maps a connect error to the disconnect a
 // unidirectional client receives.
-func unidirectionalDisconnect(err error) protocol.Disconnect {
+func (c *Client) unidirectionalDisconnect(err error) protocol.Disconnect {
 	var d protocol.Disconnect
 	if errors.As(err, &d) {
 		return d
 	}
-	switch toClientError(err).Code {
+	code := toClientError(err).Code
+	if m := c.node.config().client.ConnectCodeToUnidirectionalDisconnect; m.Enabled {
+		for _, t := range m.Transforms {
+			if t.Code == code {
+				return protocol.Disconnect{Code: t.To.Code, Reason: t.To.Reason}
+			}
+		}
+	}
+	switch code {
 	case protocol.ErrTokenExpired.Code, protocol.ErrExpired.Code:
 		return protocol.DisconnectExpired
 	case protocol.ErrTooManyRequests.Code:
