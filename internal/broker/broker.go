@@ -127,6 +127,15 @@ type EventHandler interface {
 	HandleLeave(ch string, info *ClientInfo) error
 }
 
+// ResubscribeHandler is optionally implemented by an EventHandler. A broker
+// whose PUB/SUB delivery can lose events while its connection is broken
+// (Redis) calls HandleResubscribe after it subscribed channels again, so the
+// node can check the stream positions of their subscribers at once instead
+// of waiting for the periodic check.
+type ResubscribeHandler interface {
+	HandleResubscribe(channels []string)
+}
+
 // Broker moves publications and join/leave events between the nodes of a
 // cluster and keeps per-channel history streams.
 type Broker interface {

@@ -41,11 +41,7 @@ func (c *Client) scheduleMaintenanceLocked(first bool) {
 func (c *Client) maintain() {
 	cfg := c.node.config().client
 	now := c.node.now()
-	type check struct {
-		ch  string
-		sub *subscription
-	}
-	var presence, positions []check
+	var presence, positions []positionCheck
 	c.mu.Lock()
 	if c.state != stateConnected {
 		c.mu.Unlock()
@@ -53,11 +49,11 @@ func (c *Client) maintain() {
 	}
 	for ch, sub := range c.subs {
 		if sub.presence {
-			presence = append(presence, check{ch, sub})
+			presence = append(presence, positionCheck{ch, sub})
 		}
 		if sub.positioned && !sub.pending && cfg.ChannelPositionCheckDelay > 0 && now.Sub(sub.lastCheck) >= cfg.ChannelPositionCheckDelay {
 			sub.lastCheck = now
-			positions = append(positions, check{ch, sub})
+			positions = append(positions, positionCheck{ch, sub})
 		}
 	}
 	c.mu.Unlock()
@@ -69,6 +65,23 @@ func (c *Client) maintain() {
 			c.node.log.Debug("presence refresh", "client", c.id, "channel", p.ch, "error", err)
 		}
 	}
+	c.checkPositions(ctx, positions)
+	c.mu.Lock()
+	if c.state == stateConnected {
+		c.scheduleMaintenanceLocked(false)
+	}
+	c.mu.Unlock()
+}
+
+type positionCheck struct {
+	ch  string
+	sub *subscription
+}
+
+// checkPositions compares each subscription's position with the stream
+// top: another epoch ends the subscription at once; a top ahead of the
+// client at two checks in a row does too.
+func (c *Client) checkPositions(ctx context.Context, positions []positionCheck) {
 	for _, p := range positions {
 		_, top, err := c.node.opts.Broker.History(ctx, p.ch, broker.HistoryOptions{})
 		if err != nil {
@@ -97,9 +110,37 @@ func (c *Client) maintain() {
 			c.insufficientState(p.ch, p.sub)
 		}
 	}
-	c.mu.Lock()
-	if c.state == stateConnected {
-		c.scheduleMaintenanceLocked(false)
-	}
-	c.mu.Unlock()
 }
+
+// resubscribeRecheckDelay is how long after a broker resubscribe the second
+// position check runs (publications in flight at the first have arrived).
+const resubscribeRecheckDelay = time.Second
+
+// HandleResubscribe checks the positions of local positioned subscribers of
+// channels right away and once more shortly after: publications may have
+// been lost while the broker's PUB/SUB connection was broken.
+func (h *brokerHandler) HandleResubscribe(channels []string) {
+	n := h.n
+	perClient := map[*Client][]positionCheck{}
+	for _, ch := range channels {
+		n.hub.eachSub(ch, func(c *Client, sub *subscription) {
+			if sub.positioned {
+				perClient[c] = append(perClient[c], positionCheck{ch, sub})
+			}
+		})
+	}
+	for c, checks := range perClient {
+		go func(c *Client, checks []positionCheck) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			c.checkPositions(ctx, checks)
+			cancel()
+			time.AfterFunc(resubscribeRecheckDelay, func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				c.checkPositions(ctx, checks)
+			})
+		}(c, checks)
+	}
+}
+
+var _ broker.ResubscribeHandler = (*brokerHandler)(nil)

@@ -16,7 +16,10 @@ import (
 
 // lossyBroker loses the delivery (not the history) of publications whose
 // data is "drop", like a PUB/SUB message lost between nodes.
-type lossyBroker struct{ *memory.Broker }
+type lossyBroker struct {
+	*memory.Broker
+	handler *broker.EventHandler // the node's handler, captured at Start
+}
 
 type lossyHandler struct{ broker.EventHandler }
 
@@ -28,16 +31,25 @@ func (h lossyHandler) HandlePublication(ch string, pub *broker.Publication, sp b
 }
 
 func (b lossyBroker) Start(ctx context.Context, h broker.EventHandler) error {
+	if b.handler != nil {
+		*b.handler = h
+	}
 	return b.Broker.Start(ctx, lossyHandler{h})
 }
 
 func newLossyNode(t *testing.T, cfg config.Config) *engine.Node {
+	n, _ := newLossyNodeWithHandler(t, cfg)
+	return n
+}
+
+func newLossyNodeWithHandler(t *testing.T, cfg config.Config) (*engine.Node, *broker.EventHandler) {
 	t.Helper()
+	var handler broker.EventHandler
 	rules, _ := channel.NewRules(cfg.Channel)
 	jc, _ := jwt.ConfigFromToken(cfg.Client.Token, false)
 	v, _ := jwt.New(jc, nil)
 	n, err := engine.New(engine.Options{
-		Client: cfg.Client, Broker: lossyBroker{memory.New(memory.Options{})}, Presence: memory.NewPresenceManager(),
+		Client: cfg.Client, Broker: lossyBroker{memory.New(memory.Options{}), &handler}, Presence: memory.NewPresenceManager(),
 		Rules: rules, Verifier: v,
 	})
 	if err != nil {
@@ -47,7 +59,7 @@ func newLossyNode(t *testing.T, cfg config.Config) *engine.Node {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = n.Shutdown(context.Background()) })
-	return n
+	return n, &handler
 }
 
 func TestGapInStreamUnsubscribesWithInsufficientState(t *testing.T) {
@@ -128,4 +140,23 @@ func TestCacheRecoveryMode(t *testing.T) {
 	if strings.Contains(got, "publications") || !strings.Contains(got, `"recovered":true`) {
 		t.Fatalf("up-to-date cache recovery: %s", got)
 	}
+}
+
+// TestResubscribeTriggersPositionCheck: after the broker reports it
+// resubscribed (its PUB/SUB connection broke), a publication lost meanwhile
+// is detected within about a second, not at the next periodic check.
+func TestResubscribeTriggersPositionCheck(t *testing.T) {
+	n, h := newLossyNodeWithHandler(t, testConfig())
+	c, tr := connect(t, n, "1")
+	c.HandleFrame([]byte(`{"id":2,"subscribe":{"channel":"chat:r"}}`))
+	waitMsg(t, tr, `"id":2`)
+	if _, err := n.Publish(context.Background(), "chat:r", []byte(`"drop"`), engine.PublishOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rh, ok := (*h).(broker.ResubscribeHandler)
+	if !ok {
+		t.Fatal("the node's event handler does not handle resubscribes")
+	}
+	rh.HandleResubscribe([]string{"chat:r"})
+	waitMsg(t, tr, `"unsubscribe":{"code":2500`)
 }

@@ -553,3 +553,16 @@ func orDefault[T ~int64](d, def T) T {
 	}
 	return d
 }
+
+// notifyResubscribe tells the event handler, when it wants to know, that
+// channels were subscribed again after a broken PUB/SUB connection: events
+// published meanwhile may have been lost.
+func (b *Broker) notifyResubscribe(channels []string) {
+	hb := b.handler.Load()
+	if hb == nil {
+		return
+	}
+	if rh, ok := hb.h.(broker.ResubscribeHandler); ok {
+		go rh.HandleResubscribe(channels)
+	}
+}

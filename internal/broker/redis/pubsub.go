@@ -38,6 +38,8 @@ type subConn struct {
 	shard *shard
 	reqs  chan subRequest
 	chans map[string]struct{} // owned by run
+	// sessions counts PUB/SUB sessions established; owned by run.
+	sessions int
 }
 
 func newSubConn(b *Broker, s *shard) *subConn {
@@ -149,7 +151,11 @@ func (c *subConn) session() (connected bool, err error) {
 	}
 	if len(names) > 0 {
 		c.b.opts.Logger.Info("redis PUB/SUB subscribed", "addr", c.shard.addr, "channels", len(names))
+		if c.sessions > 0 {
+			c.b.notifyResubscribe(names)
+		}
 	}
+	c.sessions++
 	for {
 		select {
 		case <-c.b.stop:
