@@ -114,6 +114,9 @@ func (n *Node) NewClient(ctx context.Context, t Transport) (*Client, error) {
 	c.w = newWriter(cfg.client.QueueMaxSize, t.WriteMany, func(error) {
 		go c.Close(protocol.DisconnectWriteError)
 	})
+	if tw, ok := t.(TryWriter); ok {
+		c.w.tryWrite = tw.TryWriteMany
+	}
 	n.clientsWG.Add(1)
 	n.sessions.Store(c, struct{}{})
 	if n.closing.Load() { // Shutdown started after the first check

@@ -28,18 +28,38 @@ func (t *countingTransport) WriteMany(msgs ...[]byte) error {
 	return nil
 }
 
+// inlineTransport also implements engine.TryWriter, like the WebSocket
+// transport: deliveries to idle connections are written by the fan-out.
+type inlineTransport struct{ countingTransport }
+
+func (t *inlineTransport) TryWriteMany(msgs ...[]byte) (bool, error) {
+	t.n.Add(int64(len(msgs)))
+	return true, nil
+}
+
+type benchTransport interface {
+	engine.Transport
+	count() *atomic.Int64
+}
+
+func (t *countingTransport) count() *atomic.Int64 { return &t.n }
+
 // benchmarkFanout publishes to one channel with subs in-process subscribers
 // and waits until every subscriber received every publication. ns/op is the
 // cost of one publication delivered to all subscribers.
 func benchmarkFanout(b *testing.B, subs int, proto protocol.Type) {
+	benchmarkFanoutWith(b, subs, func() benchTransport { return &countingTransport{proto: proto} }, proto)
+}
+
+func benchmarkFanoutWith(b *testing.B, subs int, newTransport func() benchTransport, proto protocol.Type) {
 	cfg := testConfig()
 	cfg.Client.QueueMaxSize = 64 << 20
 	cfg.Client.PingInterval = -1
 	n := newNode(b, cfg)
 	tok := token(b, gojwt.MapClaims{"sub": "u"})
-	var trs []*countingTransport
+	var trs []benchTransport
 	for i := 0; i < subs; i++ {
-		tr := &countingTransport{proto: proto}
+		tr := newTransport()
 		c, err := n.NewClient(context.Background(), tr)
 		if err != nil {
 			b.Fatal(err)
@@ -58,9 +78,9 @@ func benchmarkFanout(b *testing.B, subs int, proto protocol.Type) {
 		trs = append(trs, tr)
 	}
 	for _, tr := range trs {
-		for tr.n.Load() < 2 {
+		for tr.count().Load() < 2 {
 		}
-		tr.n.Store(0)
+		tr.count().Store(0)
 	}
 	data := []byte(`{"text":"hello world","seq":12345,"ts":1700000000000}`)
 	ctx := context.Background()
@@ -72,7 +92,7 @@ func benchmarkFanout(b *testing.B, subs int, proto protocol.Type) {
 		}
 	}
 	for _, tr := range trs {
-		for tr.n.Load() < int64(b.N) {
+		for tr.count().Load() < int64(b.N) {
 		}
 	}
 	b.StopTimer()
@@ -83,6 +103,16 @@ func BenchmarkFanout1(b *testing.B)             { benchmarkFanout(b, 1, protocol
 func BenchmarkFanout100(b *testing.B)           { benchmarkFanout(b, 100, protocol.TypeJSON) }
 func BenchmarkFanout10000(b *testing.B)         { benchmarkFanout(b, 10000, protocol.TypeJSON) }
 func BenchmarkFanout10000Protobuf(b *testing.B) { benchmarkFanout(b, 10000, protocol.TypeProtobuf) }
+
+// BenchmarkFanoutInline100/10000: the transport accepts non-blocking writes
+// (engine.TryWriter), so no writer goroutine is started per delivery.
+func BenchmarkFanoutInline100(b *testing.B) {
+	benchmarkFanoutWith(b, 100, func() benchTransport { return &inlineTransport{} }, protocol.TypeJSON)
+}
+
+func BenchmarkFanoutInline10000(b *testing.B) {
+	benchmarkFanoutWith(b, 10000, func() benchTransport { return &inlineTransport{} }, protocol.TypeJSON)
+}
 
 // BenchmarkConnectSubscribe measures a full connect (JWT verification
 // included) plus one subscribe and the close of the session.

@@ -2,6 +2,8 @@ package engine
 
 import (
 	"encoding/json"
+	"runtime"
+	"sync"
 
 	"github.com/heraldrt/herald/internal/broker"
 	"github.com/heraldrt/herald/internal/fossil"
@@ -120,12 +122,41 @@ func toProtoPublication(pub *broker.Publication) *pb.Publication {
 	}
 }
 
-// fanoutPublication delivers pub to every local subscriber of ch.
+// parallelFanoutMin is the subscriber count from which a publication is
+// delivered by several goroutines (one per CPU) instead of one.
+const parallelFanoutMin = 1024
+
+// fanoutPublication delivers pub to every local subscriber of ch. It
+// returns when every subscriber has it queued (or written), so a channel's
+// publications reach each subscriber in order.
 func (n *Node) fanoutPublication(ch string, pub *broker.Publication, sp broker.StreamPosition, prev *broker.Publication) {
-	pp := &preparedPush{push: &pb.Push{Channel: ch, Pub: toProtoPublication(pub)}, pub: pub, prev: prev}
-	n.hub.eachSub(ch, func(c *Client, sub *subscription) {
-		c.deliverPublication(ch, sub, pub, sp, pp)
-	})
+	newPush := func() *preparedPush {
+		return &preparedPush{push: &pb.Push{Channel: ch, Pub: toProtoPublication(pub)}, pub: pub, prev: prev}
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if workers < 2 || n.hub.subCount(ch) < parallelFanoutMin {
+		pp := newPush()
+		n.hub.eachSub(ch, func(c *Client, sub *subscription) {
+			c.deliverPublication(ch, sub, pub, sp, pp)
+		})
+		return
+	}
+	subs := n.hub.snapshotSubs(ch)
+	defer putSubSnapshot(subs)
+	chunk := (len(*subs) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for start := 0; start < len(*subs); start += chunk {
+		part := (*subs)[start:min(start+chunk, len(*subs))]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pp := newPush() // each worker encodes its own copy: no shared lazy state
+			for _, s := range part {
+				s.c.deliverPublication(ch, s.sub, pub, sp, pp)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // fanoutJoinLeave delivers a join or leave push to subscribers of ch that

@@ -175,6 +175,44 @@ func (h *hub) eachSub(ch string, fn func(c *Client, sub *subscription)) {
 	s.mu.RUnlock()
 }
 
+// subCount returns the number of local subscribers of ch.
+func (h *hub) subCount(ch string) int {
+	s := &h.subs[shardIndex(ch)]
+	s.mu.RLock()
+	n := len(s.channels[ch])
+	s.mu.RUnlock()
+	return n
+}
+
+type subRef struct {
+	c   *Client
+	sub *subscription
+}
+
+var subSnapshotPool = sync.Pool{New: func() any { return new([]subRef) }}
+
+// snapshotSubs copies the subscribers of ch into a pooled slice; release it
+// with putSubSnapshot. A subscriber that leaves meanwhile is skipped at
+// delivery (its subscription no longer matches); one that joins meanwhile
+// gets the publication from history or not at all, as with any race between
+// subscribe and publish.
+func (h *hub) snapshotSubs(ch string) *[]subRef {
+	out := subSnapshotPool.Get().(*[]subRef)
+	s := &h.subs[shardIndex(ch)]
+	s.mu.RLock()
+	for c, sub := range s.channels[ch] {
+		*out = append(*out, subRef{c, sub})
+	}
+	s.mu.RUnlock()
+	return out
+}
+
+func putSubSnapshot(p *[]subRef) {
+	clear(*p)
+	*p = (*p)[:0]
+	subSnapshotPool.Put(p)
+}
+
 // channels returns every channel with local subscribers and their count.
 func (h *hub) channels() map[string]int {
 	out := make(map[string]int)

@@ -35,6 +35,18 @@ type Transport interface {
 	Close(d protocol.Disconnect) error
 }
 
+// TryWriter is optionally implemented by transports that can write without
+// blocking. TryWriteMany writes msgs as one frame, like WriteMany, but never
+// waits for the socket: it reports true when the whole frame was written,
+// false when part of it is still held by the transport, in which case the
+// next WriteMany call (made with no messages to just finish the frame)
+// completes it before anything else. An error means the connection is
+// broken. The engine uses it to deliver to idle connections without starting
+// a writer goroutine.
+type TryWriter interface {
+	TryWriteMany(msgs ...[]byte) (bool, error)
+}
+
 // RequestInfo is what the transport knows of the HTTP request that opened
 // the connection.
 type RequestInfo struct {

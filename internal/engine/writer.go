@@ -18,6 +18,15 @@ type writer struct {
 	idle     *sync.Cond // signalled when a drain ends
 
 	write func(msgs ...[]byte) error
+	// tryWrite, when the transport supports it, writes a frame without
+	// blocking; see TryWriter.
+	tryWrite func(msgs ...[]byte) (bool, error)
+	// pending reports that the transport holds part of a frame that the next
+	// write must finish. Guarded by mu.
+	pending bool
+	// one is the argument array of the fast path (avoids an allocation per
+	// call through the func value). Guarded by mu.
+	one [1][]byte
 	// onError is called (once per failure, from the drain goroutine) when a
 	// write fails.
 	onError func(err error)
@@ -43,6 +52,28 @@ func (w *writer) enqueue(msg []byte) bool {
 		w.mu.Unlock()
 		return false
 	}
+	if !w.flushing && w.tryWrite != nil {
+		// Fast path: an idle connection gets the message written at once by
+		// the caller, with no goroutine, unless the socket cannot take it all.
+		w.one[0] = msg
+		done, err := w.tryWrite(w.one[:]...)
+		w.one[0] = nil
+		if err != nil {
+			w.closed = true
+			w.mu.Unlock()
+			go w.onError(err)
+			return true
+		}
+		if done {
+			w.mu.Unlock()
+			return true
+		}
+		w.pending = true
+		w.flushing = true
+		go w.drain()
+		w.mu.Unlock()
+		return true
+	}
 	w.queue = append(w.queue, msg)
 	w.size += len(msg)
 	if !w.flushing {
@@ -62,6 +93,16 @@ func (w *writer) drain() {
 	defer batchPool.Put(batch)
 	for {
 		w.mu.Lock()
+		if w.pending && !w.closed {
+			// Finish the frame the fast path could not write completely.
+			w.pending = false
+			w.mu.Unlock()
+			if err := w.write(); err != nil {
+				w.fail(err)
+				return
+			}
+			continue
+		}
 		if len(w.queue) == 0 || w.closed {
 			w.flushing = false
 			w.idle.Broadcast()
@@ -84,17 +125,22 @@ func (w *writer) drain() {
 			batch[i] = nil
 		}
 		if err != nil {
-			w.mu.Lock()
-			w.closed = true
-			w.queue = nil
-			w.size = 0
-			w.flushing = false
-			w.idle.Broadcast()
-			w.mu.Unlock()
-			w.onError(err)
+			w.fail(err)
 			return
 		}
 	}
+}
+
+// fail ends the drain after a write error.
+func (w *writer) fail(err error) {
+	w.mu.Lock()
+	w.closed = true
+	w.queue = nil
+	w.size = 0
+	w.flushing = false
+	w.idle.Broadcast()
+	w.mu.Unlock()
+	w.onError(err)
 }
 
 // close stops the writer. With flush, it first waits until queued messages
