@@ -59,46 +59,148 @@ func checksum(b []byte) uint32 {
 	return s3
 }
 
+// blockSize is the length of the source blocks indexed for matching.
+const blockSize = 16
+
 // Delta returns a delta that turns source into target.
+//
+// The source is indexed in blockSize-byte blocks by a rolling hash; the
+// target is scanned with the same hash, and each block match is extended
+// both ways into the longest copy. Bytes between copies are inserted
+// literally. Copy boundaries never split a UTF-8 character of the target, so
+// the inserted parts of a delta of valid UTF-8 are valid UTF-8 (JSON
+// connections carry deltas as JSON strings). Small inputs, and targets that
+// share only a prefix and a suffix with the source, cost O(n).
 func Delta(source, target []byte) []byte {
-	prefix := 0
-	for prefix < len(source) && prefix < len(target) && source[prefix] == target[prefix] {
-		prefix++
-	}
-	suffix := 0
-	for suffix < len(source)-prefix && suffix < len(target)-prefix &&
-		source[len(source)-1-suffix] == target[len(target)-1-suffix] {
-		suffix++
-	}
-	// Cut target at UTF-8 character boundaries so that the inserted part of a
-	// delta of valid UTF-8 is itself valid UTF-8 (JSON connections carry
-	// deltas as JSON strings).
-	for prefix > 0 && prefix < len(target) && isContinuation(target[prefix]) {
-		prefix--
-	}
-	for suffix > 0 && len(target)-suffix < len(target) && isContinuation(target[len(target)-suffix]) {
-		suffix--
-	}
-	out := make([]byte, 0, len(target)-prefix-suffix+32)
+	out := make([]byte, 0, len(target)/4+32)
 	out = appendInt(out, uint64(len(target)))
 	out = append(out, '\n')
-	if prefix > 0 {
-		out = appendInt(out, uint64(prefix))
-		out = append(out, '@', '0', ',')
-	}
-	if mid := target[prefix : len(target)-suffix]; len(mid) > 0 {
-		out = appendInt(out, uint64(len(mid)))
-		out = append(out, ':')
-		out = append(out, mid...)
-	}
-	if suffix > 0 {
-		out = appendInt(out, uint64(suffix))
-		out = append(out, '@')
-		out = appendInt(out, uint64(len(source)-suffix))
-		out = append(out, ',')
+	if len(source) >= blockSize && len(target) >= blockSize {
+		out = appendMatches(out, source, target)
+	} else {
+		out = appendInsert(out, target)
 	}
 	out = appendInt(out, uint64(checksum(target)))
 	return append(out, ';')
+}
+
+func appendInsert(out, lit []byte) []byte {
+	if len(lit) == 0 {
+		return out
+	}
+	out = appendInt(out, uint64(len(lit)))
+	out = append(out, ':')
+	return append(out, lit...)
+}
+
+func appendCopy(out []byte, n, off int) []byte {
+	out = appendInt(out, uint64(n))
+	out = append(out, '@')
+	out = appendInt(out, uint64(off))
+	return append(out, ',')
+}
+
+// rolling is an Adler-style rolling hash over blockSize bytes.
+type rolling struct{ a, b uint32 }
+
+func (r *rolling) init(z []byte) {
+	r.a, r.b = 0, 0
+	for i := 0; i < blockSize; i++ {
+		r.a += uint32(z[i])
+		r.b += uint32(blockSize-i) * uint32(z[i])
+	}
+}
+
+func (r *rolling) roll(out, in byte) {
+	r.a += uint32(in) - uint32(out)
+	r.b += r.a - blockSize*uint32(out)
+}
+
+func (r *rolling) sum() uint32 { return r.a&0xffff | r.b<<16 }
+
+// appendMatches emits copies of source blocks found in target and inserts
+// for the rest.
+func appendMatches(out, source, target []byte) []byte {
+	nBlocks := len(source) / blockSize
+	// Open hash table from block hash to block index, chained via next.
+	size := 1
+	for size < nBlocks*2 {
+		size <<= 1
+	}
+	heads := make([]int32, size)
+	for i := range heads {
+		heads[i] = -1
+	}
+	next := make([]int32, nBlocks)
+	var h rolling
+	for i := 0; i < nBlocks; i++ {
+		h.init(source[i*blockSize:])
+		slot := h.sum() & uint32(size-1)
+		next[i] = heads[slot]
+		heads[slot] = int32(i)
+	}
+
+	litStart := 0 // start of the pending literal run in target
+	pos := 0      // window start in target
+	h.init(target)
+	for pos+blockSize <= len(target) {
+		bestLen, bestSrc, bestTgt := 0, 0, 0
+		const maxProbes = 64
+		probes := 0
+		for blk := heads[h.sum()&uint32(size-1)]; blk >= 0 && probes < maxProbes; blk = next[blk] {
+			probes++
+			src := int(blk) * blockSize
+			// Extend forwards from the window, then backwards into the
+			// pending literal run.
+			f := 0
+			for src+f < len(source) && pos+f < len(target) && source[src+f] == target[pos+f] {
+				f++
+			}
+			if f < blockSize {
+				continue // hash collision
+			}
+			b := 0
+			for src-b > 0 && pos-b > litStart && source[src-b-1] == target[pos-b-1] {
+				b++
+			}
+			if f+b > bestLen {
+				bestLen, bestSrc, bestTgt = f+b, src-b, pos-b
+			}
+		}
+		if bestLen == 0 {
+			if pos+blockSize < len(target) {
+				h.roll(target[pos], target[pos+blockSize])
+			}
+			pos++
+			continue
+		}
+		// Keep copy boundaries on character boundaries of the target.
+		for bestLen > 0 && bestTgt > litStart && isContinuation(target[bestTgt]) {
+			bestTgt++
+			bestSrc++
+			bestLen--
+		}
+		end := bestTgt + bestLen
+		for end < len(target) && end > bestTgt && isContinuation(target[end]) {
+			end--
+		}
+		bestLen = end - bestTgt
+		if bestLen < blockSize/2 {
+			if pos+blockSize < len(target) {
+				h.roll(target[pos], target[pos+blockSize])
+			}
+			pos++
+			continue
+		}
+		out = appendInsert(out, target[litStart:bestTgt])
+		out = appendCopy(out, bestLen, bestSrc)
+		litStart = end
+		pos = end
+		if pos+blockSize <= len(target) {
+			h.init(target[pos:])
+		}
+	}
+	return appendInsert(out, target[litStart:])
 }
 
 func isContinuation(b byte) bool { return b&0xC0 == 0x80 }
