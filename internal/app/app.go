@@ -47,6 +47,7 @@ type App struct {
 	wg       sync.WaitGroup
 	shutOnce sync.Once
 	shutErr  error
+	limiter  *connectionLimiter
 	uniGRPC  *unigrpc.Server // uni_grpc listener (issue 4); nil when disabled
 	demo     bool            // serve the demo page at /demo/ (development mode)
 }
@@ -176,6 +177,7 @@ func (a *App) listen(addr string, h http.Handler) error {
 // set, a separate internal mux (nil otherwise).
 func (a *App) handlers() (external *http.ServeMux, internal *http.ServeMux) {
 	cfg := a.cfg
+	a.limiter = newConnectionLimiter(a.node, cfg.Client.ConnectionLimit, cfg.Client.ConnectionRateLimit)
 	external = http.NewServeMux()
 	internal = external
 	if cfg.HTTPServer.InternalPort != 0 && cfg.HTTPServer.InternalPort != cfg.HTTPServer.Port {
@@ -196,7 +198,7 @@ func (a *App) handlers() (external *http.ServeMux, internal *http.ServeMux) {
 			WriteBufferSize:  cfg.WebSocket.WriteBufferSize,
 			AllowedOrigins:   cfg.Client.AllowedOrigins,
 		}, a.log)
-		external.Handle(cfg.WebSocket.HandlerPrefix, ws)
+		external.Handle(cfg.WebSocket.HandlerPrefix, a.limiter.wrap(ws))
 	}
 	a.mountStreamTransports(external) // issue 4: HTTP-streaming, SSE, /emulation, uni_*
 	if !cfg.HTTPAPI.Disabled {
@@ -304,12 +306,12 @@ func (a *App) mountStreamTransports(mux *http.ServeMux) {
 		return c, nil
 	}
 	if cfg.HTTPStream.Enabled {
-		mux.Handle(cfg.HTTPStream.HandlerPrefix, httpstream.NewHTTPStreamHandler(bidi,
-			httpstream.Config{MaxRequestBodySize: cfg.HTTPStream.MaxRequestBodySize, AllowedOrigins: origins}, a.log))
+		mux.Handle(cfg.HTTPStream.HandlerPrefix, a.limiter.wrap(httpstream.NewHTTPStreamHandler(bidi,
+			httpstream.Config{MaxRequestBodySize: cfg.HTTPStream.MaxRequestBodySize, AllowedOrigins: origins}, a.log)))
 	}
 	if cfg.SSE.Enabled {
-		mux.Handle(cfg.SSE.HandlerPrefix, httpstream.NewSSEHandler(bidi,
-			httpstream.Config{MaxRequestBodySize: cfg.SSE.MaxRequestBodySize, AllowedOrigins: origins}, a.log))
+		mux.Handle(cfg.SSE.HandlerPrefix, a.limiter.wrap(httpstream.NewSSEHandler(bidi,
+			httpstream.Config{MaxRequestBodySize: cfg.SSE.MaxRequestBodySize, AllowedOrigins: origins}, a.log)))
 	}
 	if cfg.HTTPStream.Enabled || cfg.SSE.Enabled {
 		mux.Handle(cfg.Emulation.HandlerPrefix, httpstream.NewEmulationHandler(httpstream.ClusterRouter{Node: a.node},
@@ -326,18 +328,18 @@ func (a *App) mountStreamTransports(mux *http.ServeMux) {
 		return hc
 	}
 	if cfg.UniSSE.Enabled {
-		mux.Handle(cfg.UniSSE.HandlerPrefix, uni.NewSSEHandler(oneWay, uniHTTP(cfg.UniSSE), a.log))
+		mux.Handle(cfg.UniSSE.HandlerPrefix, a.limiter.wrap(uni.NewSSEHandler(oneWay, uniHTTP(cfg.UniSSE), a.log)))
 	}
 	if cfg.UniHTTPStream.Enabled {
-		mux.Handle(cfg.UniHTTPStream.HandlerPrefix, uni.NewHTTPStreamHandler(oneWay, uniHTTP(cfg.UniHTTPStream), a.log))
+		mux.Handle(cfg.UniHTTPStream.HandlerPrefix, a.limiter.wrap(uni.NewHTTPStreamHandler(oneWay, uniHTTP(cfg.UniHTTPStream), a.log)))
 	}
 	if u := cfg.UniWebSocket; u.Enabled {
-		mux.Handle(u.HandlerPrefix, uni.NewWebSocketHandler(oneWay, uni.WebSocketConfig{
+		mux.Handle(u.HandlerPrefix, a.limiter.wrap(uni.NewWebSocketHandler(oneWay, uni.WebSocketConfig{
 			MessageSizeLimit: u.MessageSizeLimit, WriteTimeout: u.WriteTimeout,
 			JoinPushMessages: u.JoinPushMessages, DisableClosingHandshake: u.DisableClosingHandshake,
 			DisableDisconnectPush: u.DisableDisconnectPush, ReadBufferSize: u.ReadBufferSize,
 			WriteBufferSize: u.WriteBufferSize, AllowedOrigins: origins,
-		}, a.log))
+		}, a.log)))
 	}
 }
 

@@ -119,6 +119,7 @@ func (n *Node) NewClient(ctx context.Context, t Transport) (*Client, error) {
 	}
 	n.clientsWG.Add(1)
 	n.sessions.Store(c, struct{}{})
+	n.numSessions.Add(1)
 	if n.closing.Load() { // Shutdown started after the first check
 		c.Close(protocol.DisconnectShutdown)
 		return nil, protocol.DisconnectShutdown
@@ -393,6 +394,7 @@ func (c *Client) close(d protocol.Disconnect) {
 		c.node.log.Debug("client disconnected", "client", c.id, "user", c.user, "code", d.Code, "reason", d.Reason)
 	}
 	c.node.sessions.Delete(c)
+	c.node.numSessions.Add(-1)
 	if c.session != "" {
 		c.node.bySession.Delete(c.session)
 	}

@@ -68,6 +68,8 @@ type Node struct {
 	clientsWG sync.WaitGroup
 	// sessions holds every live session, connected or not (*Client → struct{}).
 	sessions sync.Map
+	// numSessions counts the entries of sessions.
+	numSessions atomic.Int64
 	// bySession indexes sessions of emulation and unidirectional transports
 	// by session id (string → *Client).
 	bySession sync.Map
@@ -126,6 +128,10 @@ func (n *Node) HandleEmulation(ctx context.Context, session string, frame []byte
 	v.(*Client).HandleFrame(frame)
 	return nil
 }
+
+// NumSessions returns the number of live client sessions on this node,
+// including those not yet connected.
+func (n *Node) NumSessions() int { return int(n.numSessions.Load()) }
 
 // ID returns the node's unique id.
 func (n *Node) ID() string { return n.id }
