@@ -48,6 +48,7 @@ type App struct {
 	shutOnce sync.Once
 	shutErr  error
 	limiter  *connectionLimiter
+	ws       *websocket.Handler // nil when websocket.disabled
 	uniGRPC  *unigrpc.Server // uni_grpc listener (issue 4); nil when disabled
 	demo     bool            // serve the demo page at /demo/ (development mode)
 }
@@ -199,6 +200,7 @@ func (a *App) handlers() (external *http.ServeMux, internal *http.ServeMux) {
 			AllowedOrigins:   cfg.Client.AllowedOrigins,
 		}, a.log)
 		external.Handle(cfg.WebSocket.HandlerPrefix, a.limiter.wrap(ws))
+		a.ws = ws
 	}
 	a.mountStreamTransports(external) // issue 4: HTTP-streaming, SSE, /emulation, uni_*
 	if !cfg.HTTPAPI.Disabled {
@@ -270,6 +272,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		}
 		for _, s := range a.servers {
 			errs = append(errs, s.Shutdown(ctx))
+		}
+		if a.ws != nil {
+			errs = append(errs, a.ws.Close()) // stops the WebSocket reactor
 		}
 		a.wg.Wait()
 		a.shutErr = errors.Join(errs...)

@@ -44,8 +44,7 @@ type Config struct {
 
 	// CloseTimeout is how long, after sending a close frame, the server waits
 	// for the client's close frame before dropping the TCP connection. The
-	// wait happens in the connection's read loop, never in the caller of
-	// Close. Zero means 5s.
+	// wait never blocks the caller of Close. Zero means 5s.
 	CloseTimeout time.Duration
 
 	// Compression enables negotiation of permessage-deflate (RFC 7692, no
@@ -61,15 +60,20 @@ type Config struct {
 	// connection. Zero means every frame is compressed.
 	CompressionMinSize int
 
-	// ReadBufferSize is the size of the per-connection read buffer. Zero
-	// reuses the HTTP server's 4 KiB connection buffer, so no new buffer is
-	// allocated; it is held for the life of the connection.
+	// ReadBufferSize is the size of the per-connection read buffer of
+	// connections that negotiated compression (served by gorilla/websocket).
+	// Zero reuses the HTTP server's 4 KiB connection buffer, so no new buffer
+	// is allocated; it is held for the life of the connection. Other
+	// connections hold no read buffer: they are read into pooled buffers only
+	// while data is arriving.
 	ReadBufferSize int
 
-	// WriteBufferSize is the size of the write buffers, which are taken from
-	// a pool shared by all connections of the Handler only while a frame is
-	// being written, so idle connections hold no write buffer. Larger frames
-	// are written in several chunks. Zero means 4096.
+	// WriteBufferSize is the size of the write buffers of connections that
+	// negotiated compression, which are taken from a pool shared by all
+	// connections of the Handler only while a frame is being written; larger
+	// frames are written in several chunks. Other connections write each
+	// frame in one system call without a per-connection buffer. Zero means
+	// 4096.
 	WriteBufferSize int
 
 	// AllowedOrigins lists glob patterns (e.g. "https://*.example.com")

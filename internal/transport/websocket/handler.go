@@ -1,41 +1,55 @@
 // Package websocket serves the bidirectional WebSocket transport of the client
 // protocol (/connection/websocket, COMPAT.md §3.1): it upgrades HTTP
-// requests, selects the JSON or Protobuf encoding, checks the Origin, runs one
-// read loop per connection that hands each WebSocket message to the session,
-// and implements engine.Transport for the session's writes and close.
+// requests, selects the JSON or Protobuf encoding, checks the Origin, hands
+// each WebSocket message to the session, and implements engine.Transport for
+// the session's writes and close.
 //
-// Concurrency: a Handler is safe for concurrent use. Each connection's read
-// loop runs in the net/http goroutine serving the upgrade request, so the
-// package starts no goroutines of its own; ServeHTTP returns once the
-// connection is closed. The Transport given to a session supports one writer
-// (WriteMany) at a time plus a concurrent Close from any goroutine.
+// Idle connections hold no goroutine and no buffer. After the upgrade the
+// request's goroutine returns; the connection is registered in a reactor
+// (package netpoll, edge-triggered epoll) shared by all connections of the
+// Handler. When it becomes readable a worker reads what has arrived into a
+// pooled buffer with non-blocking reads until none is left, processes every
+// complete frame (control frames, fragments, and messages for
+// Session.HandleFrame, one at a time and in order), and keeps an incomplete
+// frame in a pooled buffer, grown as its bytes arrive, until the rest comes.
+// Reads never block a worker, so a client that sends half a frame holds no
+// goroutine (the engine's ping/pong timeout bounds how long it can hold its
+// buffer). A fragmented message is assembled in a buffer that exists only
+// until its last fragment. Writes build the frame header and write it with
+// the payload in one system call (small frames copied into a pooled buffer,
+// large ones with writev straight from the messages), so no write buffer is
+// held either.
+//
+// Two cases keep one read loop per connection, in the goroutine of the
+// upgrade request: connections whose net.Conn exposes no file descriptor (TLS
+// listeners), read with the same frame code in blocking mode, and
+// connections that negotiate permessage-deflate (Config.Compression), served
+// by gorilla/websocket.
+//
+// Concurrency: a Handler is safe for concurrent use. Close stops its reactor
+// goroutines and closes the connections it still serves. The Transport given
+// to a session supports one writer (WriteMany) at a time plus a concurrent
+// Close from any goroutine.
 //
 // Close handshake: Close sends a close frame carrying the disconnect code and
-// reason and returns; the read loop then discards incoming messages until the
-// client answers with its close frame or Config.CloseTimeout passes, and
-// closes the TCP connection. Disconnect code 3000 closes the TCP connection
+// reason and returns; incoming messages are then discarded until the client
+// answers with its close frame or Config.CloseTimeout passes, and the TCP
+// connection is closed. Disconnect code 3000 closes the TCP connection
 // without a close frame.
-//
-// Memory: an idle connection holds the net/http 4 KiB read buffer (unless
-// Config.ReadBufferSize is set) and no write buffer: write buffers come from a
-// per-Handler pool for the duration of one frame. Incoming messages are read
-// into pooled buffers released after Session.HandleFrame returns.
 package websocket
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
-	"time"
+	"syscall"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/heraldrt/herald/internal/engine"
+	"github.com/heraldrt/herald/internal/netpoll"
 	"github.com/heraldrt/herald/internal/protocol"
 	"github.com/heraldrt/herald/internal/transport/origin"
 )
@@ -48,28 +62,30 @@ const (
 	SubprotocolProtobuf = "centrifuge-protobuf"
 )
 
-// Session is the engine side of one connection, as seen by the read loop.
+// Session is the engine side of one connection, as seen by the reader.
 type Session interface {
 	// HandleFrame processes one WebSocket message (a frame of commands). frame
 	// is only valid until HandleFrame returns: its buffer is reused, so an
 	// implementation that keeps any part of it must copy it. HandleFrame
-	// returns false to stop the read loop from delivering further messages;
-	// the session then calls Transport.Close.
+	// returns false to stop the reader from delivering further messages;
+	// the session then calls Transport.Close. Calls for one connection are
+	// sequential, in the order of the messages, but not necessarily from
+	// the same goroutine.
 	HandleFrame(frame []byte) bool
 	// Close ends the session because the connection is gone or unusable.
-	// The read loop calls it with protocol.DisconnectConnectionClosed when
-	// reading fails, when the client closes, or after an oversized message,
-	// unless the session already closed the Transport. It may race with the
-	// session's own close, so it must be idempotent.
+	// The reader calls it with protocol.DisconnectConnectionClosed when
+	// reading fails, when the client closes, after an oversized message, or
+	// when the Handler is closed, unless the session already closed the
+	// Transport. It may race with the session's own close, so it must be
+	// idempotent.
 	Close(d protocol.Disconnect)
 }
 
 // NewSessionFunc starts a session for a new connection on t. ctx carries the
 // engine.RequestInfo of the upgrade request and is canceled when the
-// connection's read loop has ended. An error that is (or wraps) a
-// protocol.Disconnect, such as protocol.DisconnectShutdown, closes the
-// connection with that code; any other error closes it with
-// protocol.DisconnectServerError.
+// connection is closed. An error that is (or wraps) a protocol.Disconnect,
+// such as protocol.DisconnectShutdown, closes the connection with that code;
+// any other error closes it with protocol.DisconnectServerError.
 type NewSessionFunc func(ctx context.Context, t engine.Transport) (Session, error)
 
 // Handler is the http.Handler of the bidirectional WebSocket endpoint.
@@ -77,20 +93,29 @@ type Handler struct {
 	newSession NewSessionFunc
 	cfg        Config
 	logger     *slog.Logger
-	upgrader   websocket.Upgrader
-	readBufs   sync.Pool // *bytes.Buffer for incoming messages
+	checker    *origin.Checker
+	upgrader   websocket.Upgrader // permessage-deflate connections
+	readBufs   sync.Pool          // *bytes.Buffer, permessage-deflate connections
+
+	mu         sync.Mutex
+	poller     *netpoll.Poller    // started by the first connection; guarded by mu
+	pollerErr  error              // why the reactor is unavailable; guarded by mu
+	conns      map[*conn]struct{} // open reactor connections; guarded by mu
+	closed     bool               // guarded by mu
+	closedDone chan struct{}      // closed when Close has finished
 }
 
 // NewHandler returns a Handler that starts a session with newSession for
 // every accepted connection. Zero fields of cfg take their defaults; cfg is
 // expected to have passed Config.Validate (an invalid origin pattern is
-// logged and matches nothing). A nil logger discards logs.
+// logged and matches nothing). A nil logger discards logs. The Handler
+// starts its goroutines with its first connection; Close stops them.
 func NewHandler(newSession NewSessionFunc, cfg Config, logger *slog.Logger) *Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	cfg = cfg.withDefaults()
-	h := &Handler{newSession: newSession, cfg: cfg, logger: logger}
+	h := &Handler{newSession: newSession, cfg: cfg, logger: logger, conns: make(map[*conn]struct{})}
 
 	checker, err := origin.NewChecker(cfg.AllowedOrigins)
 	if err != nil {
@@ -99,6 +124,7 @@ func NewHandler(newSession NewSessionFunc, cfg Config, logger *slog.Logger) *Han
 	if checker.AllowsAll() {
 		logger.Warn("websocket: all origins are allowed; this is insecure outside development")
 	}
+	h.checker = checker
 
 	h.upgrader = websocket.Upgrader{
 		ReadBufferSize:    cfg.ReadBufferSize,
@@ -112,133 +138,150 @@ func NewHandler(newSession NewSessionFunc, cfg Config, logger *slog.Logger) *Han
 	return h
 }
 
-// upgradeError writes the HTTP error of a rejected upgrade (400 without
-// upgrade headers, 403 for a rejected origin, 405 for a non-GET upgrade).
-func (h *Handler) upgradeError(w http.ResponseWriter, r *http.Request, status int, reason error) {
-	if h.logger.Enabled(r.Context(), slog.LevelDebug) {
-		h.logger.Debug("websocket: upgrade rejected", "status", status, "remote_addr", r.RemoteAddr,
-			"origin", r.Header.Get("Origin"), "error", reason)
-	}
-	w.Header().Set("Sec-Websocket-Version", "13")
-	http.Error(w, http.StatusText(status), status)
-}
-
-// ServeHTTP upgrades the request and serves the connection until it is
-// closed.
+// ServeHTTP upgrades the request. For a connection served by the reactor it
+// returns once the connection is registered; otherwise it serves the
+// connection until it is closed.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	conn, err := h.upgrader.Upgrade(w, r, nil)
-	if err != nil {
-		return // upgradeError has replied
+	if h.cfg.Compression && offersDeflate(r.Header) {
+		h.serveGorilla(w, r)
+		return
 	}
-	proto := selectProtocol(conn.Subprotocol(), r)
-	compressed := h.cfg.Compression && offersDeflate(r.Header)
-	limit := h.cfg.MessageSizeLimit
-	if compressed {
-		conn.SetReadLimit(int64(h.cfg.MessageSizeLimit)) // wire size; gorilla closes with 1009
-		limit = h.cfg.DecompressedMessageSizeLimit
-		if err := conn.SetCompressionLevel(h.cfg.CompressionLevel); err != nil {
-			h.logger.Warn("websocket: bad compression level", "level", h.cfg.CompressionLevel, "error", err)
-		}
+	c, pre, ok := h.upgrade(w, r)
+	if !ok {
+		return
 	}
-	t := newTransport(conn, proto, compressed, h.cfg)
-
-	ctx, cancel := context.WithCancel(engine.WithRequestInfo(r.Context(), engine.RequestInfo{
+	ctx, cancel := context.WithCancel(engine.WithRequestInfo(context.WithoutCancel(r.Context()), engine.RequestInfo{
 		RemoteAddr: r.RemoteAddr,
 		Header:     r.Header,
 	}))
-	defer cancel()
+	c.cancel = cancel
 
-	sess, err := h.newSession(ctx, t)
+	sess, err := h.newSession(ctx, c)
 	if err != nil {
-		d, ok := asDisconnect(err)
-		if !ok {
-			h.logger.Error("websocket: starting session failed", "remote_addr", r.RemoteAddr, "error", err)
-			d = protocol.DisconnectServerError
-		}
-		_ = t.Close(d)
-		h.readLoop(t, nil, limit)
+		// Answer with the close frame, then wait for the client's one
+		// like any closing connection.
+		_ = c.Close(h.sessionError(r, err))
+		sess = nil
+	}
+	c.sess = sess
+	c.deliver = sess != nil
+	if !h.track(c) {
+		c.abort()
 		return
 	}
-	h.readLoop(t, sess, limit)
+	if len(pre) > 0 && !c.process(pre, nil) {
+		return
+	}
+	h.startReading(c)
 }
 
-// readLoop reads messages until the connection fails or closes, handing them
-// to sess while the transport is open and sess wants them, and discarding
-// them afterwards so the client's close frame is seen. It closes the
-// connection on return. A nil sess discards everything.
-func (h *Handler) readLoop(t *transport, sess Session, limit int) {
-	defer t.conn.Close()
-	lr := &io.LimitedReader{}
-	deliver := sess != nil
-	for {
-		_, r, err := t.conn.NextReader()
-		if err != nil {
-			h.readFailed(t, sess, err)
-			return
+// sessionError maps an error of NewSessionFunc to the disconnect that closes
+// the connection.
+func (h *Handler) sessionError(r *http.Request, err error) protocol.Disconnect {
+	d, ok := asDisconnect(err)
+	if !ok {
+		h.logger.Error("websocket: starting session failed", "remote_addr", r.RemoteAddr, "error", err)
+		d = protocol.DisconnectServerError
+	}
+	return d
+}
+
+// track records c as open; it returns false once the Handler is closed.
+func (h *Handler) track(c *conn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.conns[c] = struct{}{}
+	return true
+}
+
+// forget removes c, which was closed, from the open connections.
+func (h *Handler) forget(c *conn) {
+	h.mu.Lock()
+	delete(h.conns, c)
+	h.mu.Unlock()
+}
+
+// reactor returns the Handler's Poller, starting it on first use, or nil
+// when none is available (the platform lacks epoll, or the Handler is
+// closed).
+func (h *Handler) reactor() *netpoll.Poller {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.poller != nil || h.pollerErr != nil || h.closed {
+		return h.poller
+	}
+	p, err := netpoll.New(netpoll.Config{})
+	if err != nil {
+		h.pollerErr = err
+		if !errors.Is(err, netpoll.ErrUnsupported) {
+			h.logger.Error("websocket: reactor unavailable; using a goroutine per connection", "error", err)
 		}
-		if !deliver || t.closed.Load() {
-			continue // NextReader discards the unread rest
-		}
-		buf := h.getReadBuf()
-		lr.R, lr.N = r, int64(limit)+1
-		_, err = buf.ReadFrom(lr)
-		lr.R = nil
-		switch {
-		case err != nil:
-			h.putReadBuf(buf)
-			h.readFailed(t, sess, err)
-			return
-		case buf.Len() > limit:
-			h.putReadBuf(buf)
-			if started, _ := t.closeFrame(websocket.CloseMessageTooBig, "message too big"); started {
-				sess.Close(protocol.DisconnectConnectionClosed)
+		return nil
+	}
+	h.poller = p
+	return p
+}
+
+// startReading registers c in the reactor, or, when that is not possible,
+// reads c in the calling goroutine until it is closed.
+func (h *Handler) startReading(c *conn) {
+	if p := h.reactor(); p != nil {
+		if sc, ok := c.nc.(syscall.Conn); ok {
+			if rc, err := sc.SyscallConn(); err == nil {
+				c.rc = rc
+				if w, err := p.Add(rc, c.onReadable); err == nil {
+					if !c.setWatch(w) {
+						w.Remove() // closed meanwhile
+						return
+					}
+					if err := w.Arm(); err != nil {
+						c.readFailed(err)
+					}
+					return
+				}
+				c.rc = nil // no callback can have run: the watch was never armed
 			}
-			deliver = false
-			continue
-		}
-		deliver = sess.HandleFrame(buf.Bytes())
-		h.putReadBuf(buf)
-	}
-}
-
-// readFailed handles the read error err that ends the read loop: it marks
-// the transport closed and tells sess the connection is gone, unless the
-// session closed the transport first.
-func (h *Handler) readFailed(t *transport, sess Session, err error) {
-	alreadyClosed := t.closed.Swap(true)
-	if sess != nil && !alreadyClosed {
-		sess.Close(protocol.DisconnectConnectionClosed)
-	}
-	if errors.Is(err, websocket.ErrReadLimit) {
-		// Over the wire limit of a compressed connection: gorilla has
-		// sent close 1009 and refuses further reads. Keep draining the
-		// socket until the client closes (or CloseTimeout), so the client
-		// gets the close frame instead of a TCP reset caused by unread
-		// data.
-		nc := t.conn.NetConn()
-		if nc.SetReadDeadline(time.Now().Add(t.closeTimeout)) == nil {
-			_, _ = io.Copy(io.Discard, nc)
 		}
 	}
+	for c.onReadable() != netpoll.Stop {
+	}
 }
 
-// maxPooledReadBuf is the largest read buffer kept for reuse; larger ones,
-// grown by rare big messages, are left to the garbage collector.
-const maxPooledReadBuf = 128 << 10
-
-func (h *Handler) getReadBuf() *bytes.Buffer {
-	if b, ok := h.readBufs.Get().(*bytes.Buffer); ok {
-		return b
+// Close stops the reactor and closes the connections it serves, calling
+// Session.Close(protocol.DisconnectConnectionClosed) for those whose session
+// is still open; new connections are refused from then on. Call it after
+// the sessions were given the chance to close politely (Node.Shutdown).
+// Connections that negotiated compression or that are read in blocking mode
+// are not affected: they end with the HTTP server's connections. Close is
+// idempotent and returns nil.
+func (h *Handler) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		done := h.closedDone
+		h.mu.Unlock()
+		<-done
+		return nil
 	}
-	return new(bytes.Buffer)
-}
-
-func (h *Handler) putReadBuf(b *bytes.Buffer) {
-	if b.Cap() > maxPooledReadBuf {
-		return
+	h.closed = true
+	h.closedDone = make(chan struct{})
+	defer close(h.closedDone)
+	conns := make([]*conn, 0, len(h.conns))
+	for c := range h.conns {
+		conns = append(conns, c)
 	}
-	b.Reset()
-	h.readBufs.Put(b)
+	p := h.poller
+	h.mu.Unlock()
+
+	for _, c := range conns {
+		c.abort()
+	}
+	if p != nil {
+		_ = p.Close()
+	}
+	return nil
 }
 
 // selectProtocol picks the encoding: a negotiated subprotocol decides;
@@ -256,20 +299,6 @@ func selectProtocol(subprotocol string, r *http.Request) protocol.Type {
 		return protocol.TypeProtobuf
 	}
 	return protocol.TypeJSON
-}
-
-// offersDeflate reports whether the client offers permessage-deflate, which
-// the upgrader then accepts when compression is enabled.
-func offersDeflate(h http.Header) bool {
-	for _, v := range h.Values("Sec-Websocket-Extensions") {
-		for ext := range strings.SplitSeq(v, ",") {
-			name, _, _ := strings.Cut(ext, ";")
-			if strings.TrimSpace(name) == "permessage-deflate" {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // asDisconnect extracts a protocol.Disconnect from err.

@@ -1,17 +1,19 @@
 package websocket
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/heraldrt/herald/internal/engine"
+	"github.com/heraldrt/herald/internal/netpoll"
 	"github.com/heraldrt/herald/internal/protocol"
 )
 
@@ -25,109 +27,366 @@ const maxCloseReason = 123
 
 var newline = []byte{'\n'}
 
-// transport implements engine.Transport over one WebSocket connection.
-type transport struct {
-	conn         *websocket.Conn
+// conn is one WebSocket connection served without gorilla/websocket. It
+// implements engine.Transport (the write side, used by the session) and
+// reads frames when the reactor reports the connection readable (read.go).
+//
+// Lock order: writeMu, then mu.
+type conn struct {
+	h            *Handler
+	nc           net.Conn
 	proto        protocol.Type
-	compressed   bool // permessage-deflate negotiated
-	compressMin  int
 	writeTimeout time.Duration
 	closeTimeout time.Duration
+	limit        int // MessageSizeLimit
 
-	// closed is set once by Close (or by the read loop on an oversized
-	// message); after it, WriteMany fails and the read loop stops
-	// delivering messages to the session.
+	// rc is set when reads are non-blocking system calls on the socket
+	// (the reactor serves the connection); nil means blocking nc.Read.
+	rc syscall.RawConn
+
+	// Set before reading starts, then read-only.
+	sess   Session
+	cancel context.CancelFunc
+
+	// closed is set once by Close, by the reader when the connection fails
+	// or the client closes it, or after an oversized message; after it,
+	// WriteMany fails and messages are no longer delivered to the session.
 	closed atomic.Bool
+	// done is set once the TCP connection is closed.
+	done atomic.Bool
 
-	// writeMu serializes WriteMany calls and guards scratch. Close does not
-	// take it: gorilla allows WriteControl concurrently with a writer.
-	writeMu sync.Mutex
-	scratch [binary.MaxVarintLen64]byte
+	// writeMu serializes frame writes (WriteMany, control frames) and
+	// guards writeErr.
+	writeMu  sync.Mutex
+	writeErr error // sticky: a failed write leaves a partial frame behind
+	// out holds the unwritten rest of a frame that TryWriteMany could not
+	// write at once (a pooled buffer; outBuf is what to return to the pool);
+	// the next write finishes it first. Guarded by writeMu.
+	out    []byte
+	outBuf *[]byte
+
+	mu         sync.Mutex
+	watch      *netpoll.Watch // guarded by mu
+	closeTimer *time.Timer    // guarded by mu
+
+	// Reader state, used by one goroutine at a time (a reactor worker, or
+	// the upgrade goroutine before registration / in blocking mode).
+	deliver     bool    // hand messages to sess
+	pending     *[]byte // an incomplete frame, from its header on; nil if none
+	fragmenting bool    // a fragmented message is in progress
+	frag        *[]byte // its payload so far, when it is being delivered
+	skip        int64   // payload bytes of a discarded frame still to skip
 }
 
-var _ engine.Transport = (*transport)(nil)
+var _ engine.Transport = (*conn)(nil)
 
-func newTransport(conn *websocket.Conn, proto protocol.Type, compressed bool, cfg Config) *transport {
-	return &transport{
-		conn:         conn,
+func newConn(h *Handler, nc net.Conn, proto protocol.Type) *conn {
+	return &conn{
+		h:            h,
+		nc:           nc,
 		proto:        proto,
-		compressed:   compressed,
-		compressMin:  cfg.CompressionMinSize,
-		writeTimeout: cfg.WriteTimeout,
-		closeTimeout: cfg.CloseTimeout,
+		writeTimeout: h.cfg.WriteTimeout,
+		closeTimeout: h.cfg.CloseTimeout,
+		limit:        h.cfg.MessageSizeLimit,
 	}
 }
 
 // Name returns "websocket".
-func (t *transport) Name() string { return "websocket" }
+func (c *conn) Name() string { return "websocket" }
 
 // Protocol returns the encoding selected at upgrade.
-func (t *transport) Protocol() protocol.Type { return t.proto }
+func (c *conn) Protocol() protocol.Type { return c.proto }
 
 // Unidirectional returns false.
-func (t *transport) Unidirectional() bool { return false }
+func (c *conn) Unidirectional() bool { return false }
 
 // Emulation returns false.
-func (t *transport) Emulation() bool { return false }
+func (c *conn) Emulation() bool { return false }
+
+// copyLimit is the largest frame written by copying header and messages into
+// one pooled buffer; larger frames are written with writev straight from the
+// messages.
+const copyLimit = 16 << 10
+
+// writeVec is the pooled state of a vectored write.
+type writeVec struct {
+	iov     [][]byte
+	varints []byte
+	hdr     [10]byte
+}
+
+var writeVecs = sync.Pool{New: func() any { return new(writeVec) }}
 
 // WriteMany writes msgs as one WebSocket message: for JSON a text message of
 // msgs joined by '\n' (no trailing newline), for Protobuf a binary message of
 // msgs each prefixed by its uvarint length. The whole message must be written
 // within the write timeout; on failure the connection is unusable and every
 // later write fails too. It returns ErrClosed once Close has been called.
-func (t *transport) WriteMany(msgs ...[]byte) error {
+func (c *conn) WriteMany(msgs ...[]byte) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	if c.out != nil {
+		if err := c.flushOutLocked(time.Now().Add(c.writeTimeout)); err != nil {
+			return err
+		}
+	}
 	if len(msgs) == 0 {
 		return nil
 	}
-	t.writeMu.Lock()
-	defer t.writeMu.Unlock()
-	if t.closed.Load() {
-		return ErrClosed
+	size := 0
+	for _, m := range msgs {
+		size += len(m)
 	}
-	if t.compressed && t.compressMin > 0 {
-		size := 0
+	opcode := byte(opText)
+	if c.proto == protocol.TypeProtobuf {
+		opcode = opBinary
 		for _, m := range msgs {
-			size += len(m) + 1
+			size += uvarintLen(uint64(len(m)))
 		}
-		t.conn.EnableWriteCompression(size >= t.compressMin)
+	} else {
+		size += len(msgs) - 1
 	}
-	if err := t.conn.SetWriteDeadline(time.Now().Add(t.writeTimeout)); err != nil {
-		return fmt.Errorf("websocket: set write deadline: %w", err)
-	}
-	msgType := websocket.TextMessage
-	if t.proto == protocol.TypeProtobuf {
-		msgType = websocket.BinaryMessage
-	}
-	w, err := t.conn.NextWriter(msgType)
-	if err != nil {
-		if t.closed.Load() {
-			return ErrClosed
+
+	err := c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+	if err == nil {
+		if size <= copyLimit {
+			err = c.writeCopy(opcode, size, msgs)
+		} else {
+			err = c.writeVectored(opcode, size, msgs)
 		}
-		return fmt.Errorf("websocket: write: %w", err)
-	}
-	for i, m := range msgs {
-		if t.proto == protocol.TypeProtobuf {
-			n := binary.PutUvarint(t.scratch[:], uint64(len(m)))
-			if _, err = w.Write(t.scratch[:n]); err != nil {
-				break
-			}
-		} else if i > 0 {
-			if _, err = w.Write(newline); err != nil {
-				break
-			}
-		}
-		if _, err = w.Write(m); err != nil {
-			break
-		}
-	}
-	if cerr := w.Close(); err == nil {
-		err = cerr
 	}
 	if err != nil {
-		if t.closed.Load() {
+		c.writeErr = fmt.Errorf("websocket: write: %w", err)
+		if c.closed.Load() {
 			return ErrClosed // the write lost a race with Close
 		}
-		return fmt.Errorf("websocket: write: %w", err)
+		return c.writeErr
+	}
+	return nil
+}
+
+var _ engine.TryWriter = (*conn)(nil)
+
+// TryWriteMany writes msgs as one message, like WriteMany, without waiting
+// for the socket: it reports true when the whole frame went out; otherwise
+// the rest is kept and the next WriteMany (or control frame) finishes it
+// first. In blocking mode (no raw socket) the whole frame is kept.
+func (c *conn) TryWriteMany(msgs ...[]byte) (bool, error) {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if c.closed.Load() {
+		return false, ErrClosed
+	}
+	if c.writeErr != nil {
+		return false, c.writeErr
+	}
+	bp := c.frame(msgs)
+	b := *bp
+	if c.out != nil || c.rc == nil {
+		c.keepLocked(bp, b)
+		return false, nil
+	}
+	n, err := c.writeNonBlocking(b)
+	if err != nil {
+		putBuf(bp)
+		c.writeErr = fmt.Errorf("websocket: write: %w", err)
+		return false, c.writeErr
+	}
+	if n == len(b) {
+		putBuf(bp)
+		return true, nil
+	}
+	c.keepLocked(bp, b[n:])
+	return false, nil
+}
+
+// frame encodes msgs as one WebSocket message in a pooled buffer.
+func (c *conn) frame(msgs [][]byte) *[]byte {
+	size := 0
+	for _, m := range msgs {
+		size += len(m)
+	}
+	opcode := byte(opText)
+	if c.proto == protocol.TypeProtobuf {
+		opcode = opBinary
+		for _, m := range msgs {
+			size += uvarintLen(uint64(len(m)))
+		}
+	} else if len(msgs) > 0 {
+		size += len(msgs) - 1
+	}
+	bp := getBuf(size + 10)
+	b := (*bp)[:10]
+	b = b[:putHeader(b, opcode, size)]
+	for i, m := range msgs {
+		if opcode == opBinary {
+			b = binary.AppendUvarint(b, uint64(len(m)))
+		} else if i > 0 {
+			b = append(b, '\n')
+		}
+		b = append(b, m...)
+	}
+	*bp = b
+	return bp
+}
+
+// keepLocked appends rest (from the pooled buffer bp) to the unwritten
+// output. Precondition: writeMu held.
+func (c *conn) keepLocked(bp *[]byte, rest []byte) {
+	if c.out == nil {
+		c.out, c.outBuf = rest, bp
+		return
+	}
+	c.out = append(c.out, rest...) // rare: a second frame behind a stuck one
+	putBuf(bp)
+}
+
+// flushOutLocked writes the unwritten output within deadline.
+// Precondition: writeMu held and c.out != nil.
+func (c *conn) flushOutLocked(deadline time.Time) error {
+	err := c.nc.SetWriteDeadline(deadline)
+	if err == nil {
+		_, err = c.nc.Write(c.out)
+	}
+	if c.outBuf != nil {
+		putBuf(c.outBuf)
+	}
+	c.out, c.outBuf = nil, nil
+	if err != nil {
+		c.writeErr = fmt.Errorf("websocket: write: %w", err)
+		return c.writeErr
+	}
+	return nil
+}
+
+// writeNonBlocking writes what the socket takes now and returns how much.
+func (c *conn) writeNonBlocking(b []byte) (int, error) {
+	var (
+		n    int
+		werr error
+	)
+	err := c.rc.Write(func(fd uintptr) bool {
+		for n < len(b) {
+			m, e := syscall.Write(int(fd), b[n:])
+			if e == syscall.EINTR {
+				continue
+			}
+			if e == syscall.EAGAIN {
+				break
+			}
+			if e != nil {
+				werr = e
+				break
+			}
+			if m <= 0 {
+				break
+			}
+			n += m
+		}
+		return true // never wait for writability here
+	})
+	if werr != nil {
+		return n, werr
+	}
+	return n, err
+}
+
+// writeCopy writes the frame from one pooled buffer.
+func (c *conn) writeCopy(opcode byte, size int, msgs [][]byte) error {
+	bp := getBuf(size + 10)
+	b := (*bp)[:10]
+	b = b[:putHeader(b, opcode, size)]
+	for i, m := range msgs {
+		if opcode == opBinary {
+			b = binary.AppendUvarint(b, uint64(len(m)))
+		} else if i > 0 {
+			b = append(b, '\n')
+		}
+		b = append(b, m...)
+	}
+	_, err := c.nc.Write(b)
+	*bp = b
+	putBuf(bp)
+	return err
+}
+
+// writeVectored writes the frame with writev, without copying the messages.
+func (c *conn) writeVectored(opcode byte, size int, msgs [][]byte) error {
+	v := writeVecs.Get().(*writeVec)
+	iov := append(v.iov[:0], v.hdr[:putHeader(v.hdr[:], opcode, size)])
+	varints := v.varints[:0]
+	if opcode == opBinary {
+		// Fill varints first: appending may move it, so slice it after.
+		for _, m := range msgs {
+			varints = binary.AppendUvarint(varints, uint64(len(m)))
+		}
+		off := 0
+		for _, m := range msgs {
+			n := uvarintLen(uint64(len(m)))
+			iov = append(iov, varints[off:off+n:off+n], m)
+			off += n
+		}
+	} else {
+		for i, m := range msgs {
+			if i > 0 {
+				iov = append(iov, newline)
+			}
+			iov = append(iov, m)
+		}
+	}
+	bufs := net.Buffers(iov)
+	_, err := bufs.WriteTo(c.nc)
+	clear(iov) // drop references to the messages
+	v.iov, v.varints = iov[:0], varints[:0]
+	writeVecs.Put(v)
+	return err
+}
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
+}
+
+// writeControl writes a control frame with payload (at most 125 bytes),
+// within deadline. It waits for a write in progress, which ends by its own
+// deadline.
+func (c *conn) writeControl(opcode byte, payload []byte, deadline time.Time) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	return c.writeControlLocked(opcode, payload, deadline)
+}
+
+// writeControlLocked is writeControl with writeMu held.
+func (c *conn) writeControlLocked(opcode byte, payload []byte, deadline time.Time) error {
+	if c.writeErr != nil {
+		return c.writeErr
+	}
+	if c.out != nil {
+		// Never put a control frame inside an unfinished data frame.
+		if err := c.flushOutLocked(deadline); err != nil {
+			return err
+		}
+	}
+	var b [2 + maxControlPayloadLen]byte
+	n := putHeader(b[:], opcode, len(payload))
+	n += copy(b[n:], payload)
+	err := c.nc.SetWriteDeadline(deadline)
+	if err == nil {
+		_, err = c.nc.Write(b[:n])
+	}
+	if err != nil {
+		c.writeErr = fmt.Errorf("websocket: write: %w", err)
+		return c.writeErr
 	}
 	return nil
 }
@@ -135,42 +394,88 @@ func (t *transport) WriteMany(msgs ...[]byte) error {
 // Close ends the connection with d. For d.Code 3000 it closes the TCP
 // connection at once; otherwise it sends a close frame with d.Code and
 // d.Reason (truncated to 123 bytes on a UTF-8 boundary) and returns, leaving
-// the read loop to wait for the client's close frame for up to the close
+// the reader to wait for the client's close frame for up to the close
 // timeout. Close blocks for at most the write timeout. Only the first call
-// has an effect, and none once the read loop has seen the connection fail
+// has an effect, and none once the reader has seen the connection fail
 // (it then reports the loss through Session.Close); such calls return nil.
 // The returned error is the failure to send the close frame, in which case
 // the connection is closed at once.
-func (t *transport) Close(d protocol.Disconnect) error {
+func (c *conn) Close(d protocol.Disconnect) error {
 	if d.Code == protocol.DisconnectConnectionClosed.Code {
-		if t.closed.Swap(true) {
+		if c.closed.Swap(true) {
 			return nil
 		}
-		_ = t.conn.Close()
+		c.shutdown()
 		return nil
 	}
-	_, err := t.closeFrame(int(d.Code), d.Reason)
+	_, err := c.closeFrame(int(d.Code), d.Reason)
 	return err
 }
 
 // closeFrame marks the transport closed and starts the closing handshake
 // with code and reason. It reports whether it did so: it is a no-op when
 // the transport was already closed.
-func (t *transport) closeFrame(code int, reason string) (bool, error) {
-	if t.closed.Swap(true) {
+func (c *conn) closeFrame(code int, reason string) (bool, error) {
+	if c.closed.Swap(true) {
 		return false, nil
 	}
-	msg := websocket.FormatCloseMessage(code, truncateReason(reason))
-	if err := t.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(t.writeTimeout)); err != nil {
-		_ = t.conn.Close()
+	// A writer in progress ends by its deadline, which is no later than
+	// this one, so Close waits at most the write timeout in total.
+	if err := c.writeControl(opClose, closePayload(code, reason), time.Now().Add(c.writeTimeout)); err != nil {
+		c.shutdown()
 		return true, fmt.Errorf("websocket: write close frame: %w", err)
 	}
-	// Bound the read loop's wait for the client's close frame; it closes
-	// the connection when its read fails.
-	if err := t.conn.SetReadDeadline(time.Now().Add(t.closeTimeout)); err != nil {
-		_ = t.conn.Close()
+	c.mu.Lock()
+	if !c.done.Load() {
+		c.closeTimer = time.AfterFunc(c.closeTimeout, c.shutdown)
 	}
+	c.mu.Unlock()
 	return true, nil
+}
+
+// abort ends the connection without a closing handshake, telling the
+// session unless it closed the transport first.
+func (c *conn) abort() {
+	if !c.closed.Swap(true) && c.sess != nil {
+		c.sess.Close(protocol.DisconnectConnectionClosed)
+	}
+	c.shutdown()
+}
+
+// shutdown closes the TCP connection and releases what the connection holds
+// outside the reader: its reactor registration, close timer, context and
+// place in the Handler. It is idempotent and safe from any goroutine.
+func (c *conn) shutdown() {
+	if c.done.Swap(true) {
+		return
+	}
+	c.mu.Lock()
+	w, t := c.watch, c.closeTimer
+	c.watch, c.closeTimer = nil, nil
+	c.mu.Unlock()
+	if w != nil {
+		w.Remove()
+	}
+	if t != nil {
+		t.Stop()
+	}
+	_ = c.nc.Close()
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.h.forget(c)
+}
+
+// setWatch records the reactor registration; it returns false when the
+// connection was closed meanwhile.
+func (c *conn) setWatch(w *netpoll.Watch) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done.Load() {
+		return false
+	}
+	c.watch = w
+	return true
 }
 
 // truncateReason cuts s to at most maxCloseReason bytes without splitting a

@@ -1,0 +1,228 @@
+//go:build linux
+
+package netpoll_test
+
+import (
+	"net"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/heraldrt/herald/internal/netpoll"
+)
+
+const waitTimeout = 5 * time.Second
+
+func eventually(t *testing.T, msg string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s: %s", waitTimeout, msg)
+		}
+		time.Sleep(time.Millisecond) // polling interval, not an assertion
+	}
+}
+
+// tcpPair returns the two ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (server *net.TCPConn, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(); _ = client.Close() })
+	return s.(*net.TCPConn), client
+}
+
+// nonBlockingRead drains what has arrived on rc.
+func nonBlockingRead(rc syscall.RawConn) (total int, eof bool) {
+	buf := make([]byte, 64)
+	_ = rc.Read(func(fd uintptr) bool {
+		for {
+			n, err := syscall.Read(int(fd), buf)
+			if n > 0 {
+				total += n
+				continue
+			}
+			eof = n == 0 && err == nil
+			return true
+		}
+	})
+	return total, eof
+}
+
+func TestCallbackPerReadiness(t *testing.T) {
+	p, err := netpoll.New(netpoll.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	server, client := tcpPair(t)
+	rc, err := server.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, calls atomic.Int64
+	var eof atomic.Bool
+	var running atomic.Int32
+	w, err := p.Add(rc, func() netpoll.Status {
+		if running.Add(1) != 1 {
+			t.Error("callbacks of one connection overlap")
+		}
+		defer running.Add(-1)
+		calls.Add(1)
+		n, e := nonBlockingRead(rc)
+		got.Add(int64(n))
+		if e {
+			eof.Store(true)
+			return netpoll.Stop
+		}
+		return netpoll.Wait
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Write([]byte("before arm")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // give an unarmed watch the chance to misfire; not an assertion
+	if calls.Load() != 0 {
+		t.Fatal("callback ran before Arm")
+	}
+	if err := w.Arm(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "data read after Arm", func() bool { return got.Load() == int64(len("before arm")) })
+	for i := range 20 {
+		if _, err := client.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "re-armed read", func() bool { return got.Load() == int64(len("before arm")+i+1) })
+	}
+	_ = client.Close()
+	eventually(t, "EOF seen", eof.Load)
+	w.Remove() // already removed by Stop: idempotent
+	if err := w.Arm(); err == nil {
+		t.Error("Arm after Remove succeeded")
+	}
+}
+
+func TestOverflowAndClose(t *testing.T) {
+	p, err := netpoll.New(netpoll.Config{Pollers: 2, Workers: 1, QueueSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	var started atomic.Int32
+	const conns = 6
+	for range conns {
+		server, client := tcpPair(t)
+		rc, err := server.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := p.Add(rc, func() netpoll.Status {
+			started.Add(1)
+			<-release // a slow callback holds its goroutine
+			nonBlockingRead(rc)
+			return netpoll.Wait
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Arm(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.Write([]byte("go")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One worker and a queue of one: the others run on overflow
+	// goroutines instead of waiting.
+	eventually(t, "callbacks started despite a busy worker", func() bool { return started.Load() >= conns-1 })
+	closed := make(chan struct{})
+	go func() { _ = p.Close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while callbacks were running")
+	case <-time.After(20 * time.Millisecond): // not an assertion of timing, only of order
+	}
+	close(release)
+	select {
+	case <-closed:
+	case <-time.After(waitTimeout):
+		t.Fatal("Close did not return")
+	}
+	server, _ := tcpPair(t)
+	rc, _ := server.SyscallConn()
+	if _, err := p.Add(rc, func() netpoll.Status { return netpoll.Wait }); err == nil {
+		t.Error("Add after Close succeeded")
+	}
+}
+
+// TestAgainRequeues checks that a callback returning Again is called again
+// without new readiness, and that readiness arriving while a callback runs
+// makes it run again.
+func TestAgainRequeues(t *testing.T) {
+	p, err := netpoll.New(netpoll.Config{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	server, client := tcpPair(t)
+	rc, err := server.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, calls atomic.Int64
+	inCallback := make(chan struct{})
+	proceed := make(chan struct{})
+	w, err := p.Add(rc, func() netpoll.Status {
+		c := calls.Add(1)
+		buf := make([]byte, 1) // one byte per call: Again until drained
+		var n int
+		_ = rc.Read(func(fd uintptr) bool {
+			n, _ = syscall.Read(int(fd), buf)
+			return true
+		})
+		if c == 1 {
+			inCallback <- struct{}{}
+			<-proceed
+		}
+		if n > 0 {
+			got.Add(int64(n))
+			return netpoll.Again
+		}
+		return netpoll.Wait
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Arm(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Write([]byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	<-inCallback
+	// Readiness while the first call runs.
+	if _, err := client.Write([]byte("bcdef")); err != nil {
+		t.Fatal(err)
+	}
+	close(proceed)
+	eventually(t, "all bytes read one per call", func() bool { return got.Load() == 6 })
+	if calls.Load() < 7 {
+		t.Errorf("%d calls for 6 bytes read one at a time", calls.Load())
+	}
+}

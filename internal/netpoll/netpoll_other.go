@@ -1,0 +1,26 @@
+//go:build !linux
+
+package netpoll
+
+import "syscall"
+
+// Poller is unavailable on this platform; New always fails.
+type Poller struct{}
+
+// Watch is unavailable on this platform.
+type Watch struct{}
+
+// New returns ErrUnsupported.
+func New(Config) (*Poller, error) { return nil, ErrUnsupported }
+
+// Add returns ErrUnsupported.
+func (p *Poller) Add(syscall.RawConn, Callback) (*Watch, error) { return nil, ErrUnsupported }
+
+// Arm returns ErrUnsupported.
+func (w *Watch) Arm() error { return ErrUnsupported }
+
+// Remove does nothing.
+func (w *Watch) Remove() {}
+
+// Close returns nil.
+func (p *Poller) Close() error { return nil }

@@ -1,0 +1,161 @@
+package websocket
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+)
+
+// WebSocket opcodes (RFC 6455 §5.2).
+const (
+	opContinuation = 0x0
+	opText         = 0x1
+	opBinary       = 0x2
+	opClose        = 0x8
+	opPing         = 0x9
+	opPong         = 0xa
+)
+
+// WebSocket close codes used by the server (RFC 6455 §7.4.1).
+const (
+	closeNormal          = 1000
+	closeProtocolError   = 1002
+	closeNoStatus        = 1005
+	closeMessageTooBig   = 1009
+	maxControlPayloadLen = 125
+	// maxFrameHeaderLen is the longest header: 2 bytes, an 8-byte length
+	// and a 4-byte mask key.
+	maxFrameHeaderLen = 14
+)
+
+// errProtocol reports a frame that violates RFC 6455; the connection is
+// closed with 1002.
+var errProtocol = errors.New("websocket: protocol error")
+
+// frameHeader is a parsed client frame header.
+type frameHeader struct {
+	fin    bool
+	opcode byte
+	length int64 // payload length
+	mask   [4]byte
+}
+
+// headerLen returns the length of the header that starts with b0, b1.
+func headerLen(b1 byte) int {
+	n := 2
+	switch b1 & 0x7f {
+	case 126:
+		n += 2
+	case 127:
+		n += 8
+	}
+	if b1&0x80 != 0 {
+		n += 4
+	}
+	return n
+}
+
+// parseHeader parses the client frame header at the start of b. It returns
+// the header and its length, or n == 0 when b holds only part of the header.
+// Frames from a client must be masked and must not use reserved bits or
+// opcodes; control frames must be final and at most 125 bytes long.
+func parseHeader(b []byte) (h frameHeader, n int, err error) {
+	if len(b) < 2 {
+		return h, 0, nil
+	}
+	b0, b1 := b[0], b[1]
+	n = headerLen(b1)
+	if len(b) < n {
+		return h, 0, nil
+	}
+	if b0&0x70 != 0 {
+		return h, 0, errProtocol // RSV bits without a negotiated extension
+	}
+	if b1&0x80 == 0 {
+		return h, 0, errProtocol // client frames must be masked
+	}
+	h.fin = b0&0x80 != 0
+	h.opcode = b0 & 0x0f
+	switch b1 & 0x7f {
+	case 126:
+		h.length = int64(binary.BigEndian.Uint16(b[2:4]))
+	case 127:
+		l := binary.BigEndian.Uint64(b[2:10])
+		if l > math.MaxInt64 {
+			return h, 0, errProtocol
+		}
+		h.length = int64(l)
+	default:
+		h.length = int64(b1 & 0x7f)
+	}
+	copy(h.mask[:], b[n-4:n])
+	switch h.opcode {
+	case opContinuation, opText, opBinary:
+	case opClose, opPing, opPong:
+		if !h.fin || h.length > maxControlPayloadLen {
+			return h, 0, errProtocol
+		}
+	default:
+		return h, 0, errProtocol
+	}
+	return h, n, nil
+}
+
+// unmask XORs b with the mask key, starting at key offset pos, and returns
+// the key offset after b.
+func unmask(key [4]byte, pos int, b []byte) int {
+	pos &= 3
+	i := 0
+	// Align to the key, then work 8 bytes at a time.
+	for ; i < len(b) && pos != 0; i++ {
+		b[i] ^= key[pos]
+		pos = (pos + 1) & 3
+	}
+	if rest := len(b) - i; rest >= 8 {
+		k32 := uint64(binary.LittleEndian.Uint32(key[:]))
+		k64 := k32 | k32<<32
+		for ; len(b)-i >= 8; i += 8 {
+			v := binary.LittleEndian.Uint64(b[i:])
+			binary.LittleEndian.PutUint64(b[i:], v^k64)
+		}
+	}
+	for ; i < len(b); i++ {
+		b[i] ^= key[pos]
+		pos = (pos + 1) & 3
+	}
+	return pos
+}
+
+// putHeader writes an unmasked server frame header for a final frame of
+// opcode with a payload of length bytes into b (at least 10 bytes long) and
+// returns its length.
+func putHeader(b []byte, opcode byte, length int) int {
+	b[0] = 0x80 | opcode
+	switch {
+	case length <= 125:
+		b[1] = byte(length)
+		return 2
+	case length <= math.MaxUint16:
+		b[1] = 126
+		binary.BigEndian.PutUint16(b[2:], uint16(length))
+		return 4
+	default:
+		b[1] = 127
+		binary.BigEndian.PutUint64(b[2:], uint64(length))
+		return 10
+	}
+}
+
+// closePayload formats a close frame payload: the code, then the reason
+// (truncated to fit in a control frame). Code closeNoStatus gives an empty
+// payload.
+func closePayload(code int, reason string) []byte {
+	if code == closeNoStatus {
+		return nil
+	}
+	reason = truncateReason(reason)
+	p := make([]byte, 2+len(reason))
+	binary.BigEndian.PutUint16(p, uint16(code)) //nolint:gosec // close codes fit in 16 bits
+	copy(p[2:], reason)
+	return p
+}

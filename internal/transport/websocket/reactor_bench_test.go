@@ -1,0 +1,170 @@
+package websocket_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/heraldrt/herald/internal/engine"
+	"github.com/heraldrt/herald/internal/protocol"
+	ws "github.com/heraldrt/herald/internal/transport/websocket"
+)
+
+// nopSession accepts frames and ignores them.
+type nopSession struct{ closed atomic.Bool }
+
+func (s *nopSession) HandleFrame([]byte) bool   { return true }
+func (s *nopSession) Close(protocol.Disconnect) { s.closed.Store(true) }
+
+// rawDial opens a WebSocket connection with a hand-written handshake and no
+// client-side buffers or goroutines, so that the process's memory growth is
+// (almost) all server side.
+func rawDial(tb testing.TB, addr string) net.Conn {
+	tb.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req := "GET /connection/websocket HTTP/1.1\r\nHost: " + addr +
+		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: centrifuge-json\r\n\r\n"
+	if _, err := c.Write([]byte(req)); err != nil {
+		tb.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
+	br := bufio.NewReaderSize(c, 256)
+	status, err := br.ReadString('\n')
+	if err != nil || !strings.Contains(status, " 101 ") {
+		tb.Fatalf("handshake: %q %v", status, err)
+	}
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if line == "\r\n" {
+			break
+		}
+	}
+	if br.Buffered() != 0 {
+		tb.Fatal("unexpected data after the handshake")
+	}
+	return c
+}
+
+func heapAndStack() (heap, stack uint64, goroutines int) {
+	for range 3 {
+		runtime.GC()
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc, ms.StackInuse, runtime.NumGoroutine()
+}
+
+// BenchmarkIdleConnectionMemory opens 2,000 idle loopback connections to an
+// in-process Handler (each has sent one small frame) and reports the heap
+// and goroutine-stack bytes, and the goroutines, per connection. The figures
+// include the client side's net.Conn (a few hundred bytes), so they are an
+// upper bound of the server's cost; the engine's per-client state is not
+// included (the session is a no-op). Run with -benchtime=1x.
+func BenchmarkIdleConnectionMemory(b *testing.B) {
+	const conns = 2000
+	for b.Loop() {
+		var sessions atomic.Int64
+		h := ws.NewHandler(func(ctx context.Context, t engine.Transport) (ws.Session, error) {
+			sessions.Add(1)
+			return &nopSession{}, nil
+		}, ws.Config{}, nil)
+		srv := httptest.NewServer(h)
+		addr := strings.TrimPrefix(srv.URL, "http://")
+
+		// Warm up: one connection, so lazily started shared goroutines
+		// are not charged to the measured connections.
+		warm := rawDial(b, addr)
+		heap0, stack0, g0 := heapAndStack()
+
+		clients := make([]net.Conn, 0, conns)
+		frame := []byte{0x81, 0x82, 1, 2, 3, 4, '{' ^ 1, '}' ^ 2} // masked text frame "{}"
+		for range conns {
+			c := rawDial(b, addr)
+			if _, err := c.Write(frame); err != nil {
+				b.Fatal(err)
+			}
+			clients = append(clients, c)
+		}
+		eventually(b, "all sessions started", func() bool { return sessions.Load() == conns+1 })
+		time.Sleep(200 * time.Millisecond) // let the frames be read; not an assertion
+		heap1, stack1, g1 := heapAndStack()
+
+		b.ReportMetric(float64(heap1-heap0)/conns, "heap-B/conn")
+		b.ReportMetric(float64(stack1-stack0)/conns, "stack-B/conn")
+		b.ReportMetric(float64(heap1+stack1-heap0-stack0)/conns, "total-B/conn")
+		b.ReportMetric(float64(g1-g0)/conns, "goroutines/conn")
+		b.Logf("%d connections: heap %d -> %d, stack %d -> %d, goroutines %d -> %d",
+			conns, heap0, heap1, stack0, stack1, g0, g1)
+
+		for _, c := range clients {
+			_ = c.Close()
+		}
+		_ = warm.Close()
+		srv.Close()
+		if cl, ok := any(h).(interface{ Close() error }); ok {
+			if err := cl.Close(); err != nil {
+				b.Error(err)
+			}
+		}
+		runtime.KeepAlive(clients)
+	}
+}
+
+var _ http.Handler = (*ws.Handler)(nil)
+
+// BenchmarkWriteManyLarge writes 16 messages of 4 KiB per frame (64 KiB, the
+// vectored write path) to a real loopback client that discards what it
+// reads.
+func BenchmarkWriteManyLarge(b *testing.B) {
+	ts := newTestServer(b, ws.Config{}, withOnFrame(func(*fakeSession, []byte) bool { return true }))
+	c := ts.dial(b, "", nil)
+	_ = c.SetReadDeadline(time.Time{})
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		for {
+			_, r, err := c.NextReader()
+			if err != nil {
+				return
+			}
+			if _, err := io.Copy(io.Discard, r); err != nil {
+				return
+			}
+		}
+	}()
+	s := ts.session(b)
+	msgs := make([][]byte, 16)
+	for i := range msgs {
+		msgs[i] = bytes.Repeat([]byte{'x'}, 4096)
+	}
+	b.SetBytes(16 * 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.t.WriteMany(msgs...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	_ = c.Close()
+	<-readerDone
+}
+
+var _ *websocket.Conn

@@ -1,0 +1,120 @@
+package websocket
+
+import (
+	"bytes"
+	"crypto/sha1" //nolint:gosec // RFC 6455 mandates SHA-1 for Sec-WebSocket-Accept
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// acceptGUID is the RFC 6455 §1.3 constant appended to the client's key.
+const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+var (
+	errNotWebSocket   = errors.New("websocket: the client is not using the websocket protocol")
+	errBadMethod      = errors.New("websocket: request method is not GET")
+	errBadVersion     = errors.New("websocket: unsupported version: 13 not found in 'Sec-Websocket-Version' header")
+	errBadOrigin      = errors.New("websocket: request origin not allowed")
+	errBadKey         = errors.New("websocket: not a websocket handshake: 'Sec-WebSocket-Key' header must be Base64 encoded value of 16-byte in length")
+	errCannotHijack   = errors.New("websocket: response does not implement http.Hijacker")
+	errHandshakeWrite = errors.New("websocket: writing the handshake response failed")
+)
+
+// upgrade checks the handshake request and answers it with 101 Switching
+// Protocols on the hijacked connection. The checks and their statuses are
+// those of gorilla/websocket, in its order: 400 without the upgrade
+// headers, 405 for another method than GET, 400 for a wrong version, 403
+// for a rejected Origin, 400 for a bad key. On failure it has replied and
+// returns ok false. pre holds bytes the client sent after its request (its
+// first frames), to be processed before reading the connection.
+func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) (c *conn, pre []byte, ok bool) {
+	fail := func(status int, err error) (*conn, []byte, bool) {
+		h.upgradeError(w, r, status, err)
+		return nil, nil, false
+	}
+	switch {
+	case !headerHasToken(r.Header, "Connection", "upgrade"), !headerHasToken(r.Header, "Upgrade", "websocket"):
+		return fail(http.StatusBadRequest, errNotWebSocket)
+	case r.Method != http.MethodGet:
+		return fail(http.StatusMethodNotAllowed, errBadMethod)
+	case !headerHasToken(r.Header, "Sec-Websocket-Version", "13"):
+		return fail(http.StatusBadRequest, errBadVersion)
+	case !h.checker.Check(r):
+		return fail(http.StatusForbidden, errBadOrigin)
+	}
+	key := r.Header.Get("Sec-Websocket-Key")
+	if k, err := base64.StdEncoding.DecodeString(key); err != nil || len(k) != 16 {
+		return fail(http.StatusBadRequest, errBadKey)
+	}
+	subprotocol := selectSubprotocol(r.Header)
+
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return fail(http.StatusInternalServerError, errCannotHijack)
+	}
+	if n := brw.Reader.Buffered(); n > 0 {
+		b, _ := brw.Reader.Peek(n)
+		pre = bytes.Clone(b)
+	}
+
+	resp := make([]byte, 0, 192)
+	resp = append(resp, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	resp = append(resp, acceptKey(key)...)
+	if subprotocol != "" {
+		resp = append(resp, "\r\nSec-WebSocket-Protocol: "...)
+		resp = append(resp, subprotocol...)
+	}
+	resp = append(resp, "\r\n\r\n"...)
+	// The HTTP server may have set deadlines; bound the handshake write by
+	// the write timeout, then clear them.
+	if err := nc.SetDeadline(time.Now().Add(h.cfg.WriteTimeout)); err == nil {
+		_, err = nc.Write(resp)
+		if err == nil {
+			err = nc.SetDeadline(time.Time{})
+		}
+		if err != nil {
+			h.logger.Debug("websocket: handshake failed", "remote_addr", r.RemoteAddr, "error", errors.Join(errHandshakeWrite, err))
+			_ = nc.Close()
+			return nil, nil, false
+		}
+	}
+	return newConn(h, nc, selectProtocol(subprotocol, r)), pre, true
+}
+
+// acceptKey computes Sec-WebSocket-Accept for the client's key.
+func acceptKey(key string) string {
+	s := sha1.New() //nolint:gosec // mandated by RFC 6455
+	s.Write([]byte(key))
+	s.Write([]byte(acceptGUID))
+	return base64.StdEncoding.EncodeToString(s.Sum(nil))
+}
+
+// selectSubprotocol returns the first subprotocol offered by the client that
+// the server supports, or "".
+func selectSubprotocol(h http.Header) string {
+	for _, v := range h.Values("Sec-Websocket-Protocol") {
+		for p := range strings.SplitSeq(v, ",") {
+			switch p = strings.TrimSpace(p); p {
+			case SubprotocolJSON, SubprotocolProtobuf:
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// headerHasToken reports whether a comma-separated list in header name
+// contains token, compared case-insensitively.
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
