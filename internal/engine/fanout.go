@@ -123,8 +123,8 @@ func toProtoPublication(pub *broker.Publication) *pb.Publication {
 }
 
 // parallelFanoutMin is the subscriber count from which a publication is
-// delivered by several goroutines (one per CPU) instead of one.
-const parallelFanoutMin = 1024
+// delivered by several goroutines (one per CPU) instead of one: writes to many sockets use every core.
+const parallelFanoutMin = 256
 
 // fanoutPublication delivers pub to every local subscriber of ch. It
 // returns when every subscriber has it queued (or written), so a channel's

@@ -54,12 +54,13 @@ type Options struct {
 // subscribers, the broker and presence manager, and serves both clients and
 // the server API.
 type Node struct {
-	id      string
-	opts    Options
-	log     *slog.Logger
-	hub     *hub
-	cluster *cluster
-	started time.Time
+	id       string
+	opts     Options
+	log      *slog.Logger
+	hub      *hub
+	dispatch *dispatcher
+	cluster  *cluster
+	started  time.Time
 
 	// cfg holds the reloadable parts (*runtimeConfig).
 	cfg atomic.Pointer[runtimeConfig]
@@ -110,6 +111,7 @@ func New(opts Options) (*Node, error) {
 		n.opts.Name = n.id
 	}
 	n.cluster = newCluster(n, opts.Controller)
+	n.dispatch = newDispatcher()
 	n.cfg.Store(&runtimeConfig{client: opts.Client, rpc: opts.RPC, rules: opts.Rules, verifier: opts.Verifier})
 	return n, nil
 }
@@ -199,6 +201,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	if c, ok := n.opts.Presence.(broker.Closer); ok && any(n.opts.Presence) != any(n.opts.Broker) {
 		errs = append(errs, c.Close(ctx))
 	}
+	n.dispatch.stop()
 	return errors.Join(errs...)
 }
 
@@ -238,16 +241,16 @@ func (h *brokerHandler) HandlePublication(ch string, pub *broker.Publication, sp
 	if !useDelta {
 		prev = nil
 	}
-	h.n.fanoutPublication(ch, pub, sp, prev)
+	h.n.dispatch.dispatch(ch, func() { h.n.fanoutPublication(ch, pub, sp, prev) })
 	return nil
 }
 
 func (h *brokerHandler) HandleJoin(ch string, info *broker.ClientInfo) error {
-	h.n.fanoutJoinLeave(ch, info, true)
+	h.n.dispatch.dispatch(ch, func() { h.n.fanoutJoinLeave(ch, info, true) })
 	return nil
 }
 
 func (h *brokerHandler) HandleLeave(ch string, info *broker.ClientInfo) error {
-	h.n.fanoutJoinLeave(ch, info, false)
+	h.n.dispatch.dispatch(ch, func() { h.n.fanoutJoinLeave(ch, info, false) })
 	return nil
 }
