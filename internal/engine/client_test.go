@@ -231,6 +231,14 @@ func TestPresenceAndJoinLeave(t *testing.T) {
 	b.HandleFrame([]byte(`{"id":2,"subscribe":{"channel":"chat:p"}}`))
 	waitMsg(t, trb, `"id":2`)
 	waitMsg(t, tra, `"join":{"info":{"user":"2"`)
+	// b's own join is never pushed to b (checked once a's later push arrives).
+	a.HandleFrame([]byte(`{"id":9,"publish":{"channel":"chat:p","data":{"after":"join"}}}`))
+	waitMsg(t, trb, `"after":"join"`)
+	for _, m := range trb.messages() {
+		if strings.Contains(m, `"join":{"info":{"user":"2"`) {
+			t.Fatalf("client got its own join: %s", m)
+		}
+	}
 	a.HandleFrame([]byte(`{"id":3,"presence_stats":{"channel":"chat:p"}}`))
 	if got := waitMsg(t, tra, `"id":3`); got != `{"id":3,"presence_stats":{"num_clients":2,"num_users":2}}` {
 		t.Fatal(got)

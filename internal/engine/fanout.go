@@ -170,7 +170,9 @@ func (n *Node) fanoutJoinLeave(ch string, info *broker.ClientInfo, join bool) {
 	}
 	pp := &preparedPush{push: push}
 	n.hub.eachSub(ch, func(c *Client, sub *subscription) {
-		if sub.pushJoinLeave {
+		// A client is not told about its own join or leave, whatever the
+		// engine's delivery timing.
+		if sub.pushJoinLeave && (info == nil || info.Client != c.id) {
 			c.deliverJoinLeave(ch, sub, pp)
 		}
 	})
