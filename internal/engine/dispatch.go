@@ -7,7 +7,7 @@ import (
 
 // dispatchQueueSize bounds the channel events waiting for fan-out per
 // worker; a full queue makes the broker (and so the publisher) wait.
-const dispatchQueueSize = 16
+const dispatchQueueSize = 2
 
 // dispatcher runs channel events (publications, joins, leaves) off the
 // broker's delivery path, on a fixed set of workers. Events of one channel
