@@ -48,12 +48,12 @@ type Client struct {
 	expireAt    int64 // unix seconds; 0 = never
 	subs        map[string]*subscription
 	pongPending bool
-	pingTimer   *time.Timer
-	pongTimer   *time.Timer
+	pingTimer   *wheelTimer
+	pongTimer   *wheelTimer
 	staleTimer  *time.Timer
 	expireTimer *time.Timer
 	closeTimer  *time.Timer
-	maintTimer  *time.Timer
+	maintTimer  *wheelTimer
 
 	closeOnce sync.Once
 }
@@ -321,7 +321,7 @@ func (c *Client) schedulePingLocked() {
 		return
 	}
 	first := interval/2 + time.Duration(rand.Int64N(int64(interval/2)+1))
-	c.pingTimer = time.AfterFunc(first, c.sendPing)
+	c.pingTimer = c.node.wheel.after(first, c.sendPing)
 }
 
 func (c *Client) sendPing() {
@@ -334,16 +334,16 @@ func (c *Client) sendPing() {
 	expectPong := cfg.PongTimeout > 0 && !c.t.Unidirectional()
 	if expectPong && !c.pongPending {
 		c.pongPending = true
-		c.pongTimer = time.AfterFunc(cfg.PongTimeout, func() {
+		c.pongTimer = c.node.wheel.after(cfg.PongTimeout, func() {
 			c.mu.Lock()
 			missed := c.pongPending && c.state == stateConnected
 			c.mu.Unlock()
 			if missed {
-				c.Close(protocol.DisconnectNoPong)
+				go c.Close(protocol.DisconnectNoPong) // never block the wheel
 			}
 		})
 	}
-	c.pingTimer = time.AfterFunc(cfg.PingInterval, c.sendPing)
+	c.pingTimer = c.node.wheel.after(cfg.PingInterval, c.sendPing)
 	c.mu.Unlock()
 	ping := pingJSON
 	if c.t.Protocol() == protocol.TypeProtobuf {
@@ -367,11 +367,14 @@ func (c *Client) close(d protocol.Disconnect) {
 	c.state = stateClosed
 	subs := c.subs
 	c.subs = nil
-	for _, t := range []*time.Timer{c.pingTimer, c.pongTimer, c.staleTimer, c.expireTimer, c.closeTimer, c.maintTimer} {
+	for _, t := range []*time.Timer{c.staleTimer, c.expireTimer, c.closeTimer} {
 		if t != nil {
 			t.Stop()
 		}
 	}
+	c.pingTimer.Stop()
+	c.pongTimer.Stop()
+	c.maintTimer.Stop()
 	for _, sub := range subs {
 		if sub.timer != nil {
 			sub.timer.Stop()

@@ -30,7 +30,7 @@ func (c *Client) scheduleMaintenanceLocked(first bool) {
 	if first {
 		d = d/2 + time.Duration(int64(d/2)*int64(len(c.id)%7)/7)
 	}
-	c.maintTimer = time.AfterFunc(d, c.maintain)
+	c.maintTimer = c.node.wheel.after(d, func() { go c.maintain() }) // maintain does I/O
 }
 
 // maintain refreshes presence entries and checks the stream position of

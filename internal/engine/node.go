@@ -58,6 +58,7 @@ type Node struct {
 	opts     Options
 	log      *slog.Logger
 	hub      *hub
+	wheel    *timeWheel
 	dispatch *dispatcher
 	cluster  *cluster
 	started  time.Time
@@ -112,6 +113,7 @@ func New(opts Options) (*Node, error) {
 	}
 	n.cluster = newCluster(n, opts.Controller)
 	n.dispatch = newDispatcher()
+	n.wheel = newTimeWheel()
 	n.cfg.Store(&runtimeConfig{client: opts.Client, rpc: opts.RPC, rules: opts.Rules, verifier: opts.Verifier})
 	return n, nil
 }
@@ -202,6 +204,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		errs = append(errs, c.Close(ctx))
 	}
 	n.dispatch.stop()
+	n.wheel.close()
 	return errors.Join(errs...)
 }
 

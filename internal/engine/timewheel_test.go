@@ -1,0 +1,42 @@
+package engine
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestTimeWheelFiresInOrderAndStops(t *testing.T) {
+	w := newTimeWheel()
+	defer w.close()
+	var fired atomic.Int32
+	var order []int
+	done := make(chan struct{})
+	w.after(3*wheelTick, func() { order = append(order, 2); close(done) })
+	w.after(wheelTick, func() { order = append(order, 1) })
+	stopped := w.after(2*wheelTick, func() { fired.Add(1) })
+	stopped.Stop()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("timer did not fire")
+	}
+	if len(order) != 2 || order[0] != 1 || order[1] != 2 {
+		t.Fatalf("order %v", order)
+	}
+	if fired.Load() != 0 {
+		t.Fatal("stopped timer fired")
+	}
+}
+
+func TestTimeWheelLongDelayWaitsFullTurns(t *testing.T) {
+	w := newTimeWheel()
+	defer w.close()
+	tm := w.after(wheelSlots*wheelTick+2*wheelTick, func() {})
+	w.mu.Lock()
+	rounds := tm.rounds
+	w.mu.Unlock()
+	if rounds != 1 {
+		t.Fatalf("rounds = %d, want 1", rounds)
+	}
+}
