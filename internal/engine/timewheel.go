@@ -2,7 +2,6 @@ package engine
 
 import (
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -28,19 +27,34 @@ type timeWheel struct {
 }
 
 // wheelTimer is one scheduled callback. Stop may be called at any time from
-// any goroutine; a stopped timer's callback does not run.
+// any goroutine; a stopped timer's callback does not run, and the wheel
+// drops its reference at once (a closed connection is not kept alive until
+// its next ping time).
 type wheelTimer struct {
-	fn      func()
-	rounds  int // full turns still to wait; guarded by timeWheel.mu
-	stopped atomic.Bool
+	w      *timeWheel
+	fn     func()
+	rounds int // full turns still to wait; guarded by w.mu
+	slot   int // guarded by w.mu
+	idx    int // index in its slot, -1 once removed; guarded by w.mu
 }
 
-// Stop cancels the timer. It reports nothing: a callback already running
-// finishes.
+// Stop cancels the timer. A callback already running finishes.
 func (t *wheelTimer) Stop() {
-	if t != nil {
-		t.stopped.Store(true)
+	if t == nil {
+		return
 	}
+	w := t.w
+	w.mu.Lock()
+	if t.idx >= 0 {
+		s := w.slots[t.slot]
+		last := len(s) - 1
+		s[t.idx] = s[last]
+		s[t.idx].idx = t.idx
+		s[last] = nil
+		w.slots[t.slot] = s[:last]
+		t.idx = -1
+	}
+	w.mu.Unlock()
 }
 
 func newTimeWheel() *timeWheel {
@@ -55,10 +69,11 @@ func (w *timeWheel) after(d time.Duration, fn func()) *wheelTimer {
 	if ticks < 1 {
 		ticks = 1
 	}
-	t := &wheelTimer{fn: fn, rounds: (ticks - 1) / wheelSlots}
+	t := &wheelTimer{w: w, fn: fn, rounds: (ticks - 1) / wheelSlots}
 	w.mu.Lock()
-	slot := (w.pos + ticks) % wheelSlots
-	w.slots[slot] = append(w.slots[slot], t)
+	t.slot = (w.pos + ticks) % wheelSlots
+	t.idx = len(w.slots[t.slot])
+	w.slots[t.slot] = append(w.slots[t.slot], t)
 	w.mu.Unlock()
 	return t
 }
@@ -79,14 +94,14 @@ func (w *timeWheel) run() {
 		slot := w.slots[w.pos]
 		keep := slot[:0]
 		for _, t := range slot {
-			switch {
-			case t.stopped.Load():
-			case t.rounds > 0:
+			if t.rounds > 0 {
 				t.rounds--
+				t.idx = len(keep)
 				keep = append(keep, t)
-			default:
-				due = append(due, t)
+				continue
 			}
+			t.idx = -1
+			due = append(due, t)
 		}
 		clear(slot[len(keep):])
 		if len(keep) == 0 {
@@ -95,9 +110,7 @@ func (w *timeWheel) run() {
 		w.slots[w.pos] = keep
 		w.mu.Unlock()
 		for i, t := range due {
-			if !t.stopped.Load() {
-				t.fn()
-			}
+			t.fn()
 			due[i] = nil
 		}
 		due = due[:0]

@@ -40,3 +40,28 @@ func TestTimeWheelLongDelayWaitsFullTurns(t *testing.T) {
 		t.Fatalf("rounds = %d, want 1", rounds)
 	}
 }
+
+// TestTimeWheelStopReleases: a stopped timer leaves its slot at once, so the
+// wheel holds no reference to a closed connection.
+func TestTimeWheelStopReleases(t *testing.T) {
+	w := newTimeWheel()
+	defer w.close()
+	var timers []*wheelTimer
+	for i := 0; i < 100; i++ {
+		timers = append(timers, w.after(10*time.Second, func() {}))
+	}
+	for _, tm := range timers[:99] {
+		tm.Stop()
+	}
+	w.mu.Lock()
+	n := 0
+	for _, s := range w.slots {
+		n += len(s)
+	}
+	w.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d timers left in the wheel, want 1", n)
+	}
+	timers[99].Stop()
+	timers[99].Stop() // idempotent
+}
