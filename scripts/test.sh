@@ -26,6 +26,13 @@ fi
 mkdir -p test-output
 
 go vet ./...
+
+# Lint (.golangci.yml). The linter is built once into a cache folder.
+tools="${XDG_CACHE_HOME:-$HOME/.cache}/herald-tools"
+if [ ! -x "$tools/golangci-lint" ]; then
+  GOBIN="$tools" go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+fi
+"$tools/golangci-lint" run ./...
 # End-to-end tests build the herald binary with -race too, so server races fail CI.
 export HERALD_E2E_RACE=1
 go test -race -count=1 -timeout 15m "$@" ./...

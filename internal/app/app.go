@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/heraldrt/herald/internal/api"
@@ -49,8 +50,8 @@ type App struct {
 	shutErr  error
 	limiter  *connectionLimiter
 	ws       *websocket.Handler // nil when websocket.disabled
-	uniGRPC  *unigrpc.Server // uni_grpc listener (issue 4); nil when disabled
-	demo     bool            // serve the demo page at /demo/ (development mode)
+	uniGRPC  *unigrpc.Server    // uni_grpc listener (issue 4); nil when disabled
+	demo     bool               // serve the demo page at /demo/ (development mode)
 }
 
 // New builds an App from a validated configuration.
@@ -233,7 +234,7 @@ func (a *App) handlers() (external *http.ServeMux, internal *http.ServeMux) {
 	}
 	if cfg.Prometheus.Enabled {
 		reg := prometheus.NewRegistry()
-		reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		registerNodeMetrics(reg, a.node)
 		internal.Handle(cfg.Prometheus.HandlerPrefix, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	}

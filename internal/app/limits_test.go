@@ -57,8 +57,10 @@ func TestConnectionRateLimit(t *testing.T) {
 	now := time.Unix(1000, 0)
 	l := newConnectionLimiter(nil, 0, 2)
 	l.now = func() time.Time { return now }
-	if !l.allow() || !l.allow() {
-		t.Fatal("burst refused")
+	for i := 0; i < 2; i++ {
+		if !l.allow() {
+			t.Fatalf("burst connection %d refused", i+1)
+		}
 	}
 	if l.allow() {
 		t.Fatal("third connection in the same instant accepted")

@@ -27,13 +27,13 @@ func runServer(cmd *cobra.Command, configFile string, stderr io.Writer) error {
 		return err
 	}
 	if closer != nil {
-		defer closer.Close()
+		defer func() { _ = closer.Close() }()
 	}
 	if cfg.PidFile != "" {
 		if err := os.WriteFile(cfg.PidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 			return fmt.Errorf("pid_file: %w", err)
 		}
-		defer os.Remove(cfg.PidFile)
+		defer func() { _ = os.Remove(cfg.PidFile) }()
 	}
 	a, err := app.New(cfg, logger)
 	if err != nil {

@@ -155,15 +155,6 @@ func (h *hub) removeSub(ch string, c *Client) (last bool) {
 	return last
 }
 
-// hasSubs reports whether ch has local subscribers.
-func (h *hub) hasSubs(ch string) bool {
-	s := &h.subs[shardIndex(ch)]
-	s.mu.RLock()
-	_, ok := s.channels[ch]
-	s.mu.RUnlock()
-	return ok
-}
-
 // eachSub calls fn for every subscriber of ch while holding the shard read
 // lock. fn must not call back into the hub.
 func (h *hub) eachSub(ch string, fn func(c *Client, sub *subscription)) {

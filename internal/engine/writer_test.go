@@ -120,8 +120,10 @@ func TestWriterFastPathError(t *testing.T) {
 func TestWriterQueueLimit(t *testing.T) {
 	block := make(chan struct{})
 	w := newWriter(10, func(msgs ...[]byte) error { <-block; return nil }, func(error) {})
-	if !w.enqueue([]byte("12345")) || !w.enqueue([]byte("12345")) {
-		t.Fatal("within limit refused")
+	for i := 0; i < 2; i++ {
+		if !w.enqueue([]byte("12345")) {
+			t.Fatalf("message %d within the limit refused", i+1)
+		}
 	}
 	if w.enqueue([]byte("123456789012")) {
 		t.Fatal("over limit accepted")

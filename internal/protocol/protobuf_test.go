@@ -109,7 +109,7 @@ func TestDecodeCommandsProtobufUnknownFieldsDiscarded(t *testing.T) {
 
 // protowireAppendUnknown appends field 99 (varint 1) to b.
 func protowireAppendUnknown(b []byte) []byte {
-	b = binary.AppendUvarint(b, 99<<3|0)
+	b = binary.AppendUvarint(b, 99<<3) // field 99, wire type 0 (varint)
 	return binary.AppendUvarint(b, 1)
 }
 

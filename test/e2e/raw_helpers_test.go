@@ -134,9 +134,7 @@ func (c *rawConn) nextMessage(timeout time.Duration) ([]byte, error) {
 		if bytes.HasSuffix(data, []byte("\n")) {
 			return nil, fmt.Errorf("JSON frame ends with a newline: %q", data)
 		}
-		for _, line := range bytes.Split(data, []byte("\n")) {
-			c.pending = append(c.pending, line)
-		}
+		c.pending = append(c.pending, bytes.Split(data, []byte("\n"))...)
 	}
 	m := c.pending[0]
 	c.pending = c.pending[1:]

@@ -118,7 +118,7 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	conn.SetReadLimit(int64(h.cfg.MessageSizeLimit))
 	t := &wsTransport{conn: conn, cfg: h.cfg}
 	ctx, cancel := context.WithCancel(httpstream.RequestContext(r))

@@ -59,7 +59,7 @@ func (h *Handler) serveGorilla(w http.ResponseWriter, r *http.Request) {
 // them afterwards so the client's close frame is seen. It closes the
 // connection on return. A nil sess discards everything.
 func (h *Handler) readLoop(t *gorillaTransport, sess Session, limit int) {
-	defer t.conn.Close()
+	defer func() { _ = t.conn.Close() }()
 	lr := &io.LimitedReader{}
 	deliver := sess != nil
 	for {
