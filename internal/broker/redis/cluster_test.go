@@ -3,8 +3,8 @@ package redis_test
 import (
 	"net"
 	"os/exec"
-	"strings"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
