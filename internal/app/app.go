@@ -355,8 +355,9 @@ func (a *App) startUniGRPC() error {
 	if !u.Enabled {
 		return nil
 	}
-	if u.TLS.Enabled {
-		return errors.New("uni_grpc.tls is not supported yet")
+	tlsCfg, err := serverTLSConfig(u.TLS)
+	if err != nil {
+		return fmt.Errorf("uni_grpc.tls: %w", err)
 	}
 	addr := net.JoinHostPort(u.Address, strconv.Itoa(u.Port))
 	ln, err := net.Listen("tcp", addr)
@@ -369,7 +370,7 @@ func (a *App) startUniGRPC() error {
 			return nil, err
 		}
 		return c, nil
-	}, unigrpc.Config{MaxReceiveMessageSize: u.MaxReceiveMessageSize}, a.log)
+	}, unigrpc.Config{MaxReceiveMessageSize: u.MaxReceiveMessageSize, TLS: tlsCfg}, a.log)
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()

@@ -131,6 +131,40 @@ func tlsConfig(t config.TLS) (*tls.Config, error) {
 	return c, nil
 }
 
+// serverTLSConfig builds a server TLS configuration; nil when not enabled.
+// client_ca_pem turns on mutual TLS.
+func serverTLSConfig(t config.TLS) (*tls.Config, error) {
+	if !t.Enabled {
+		return nil, nil
+	}
+	cert, err := pemValue(t.CertPEM)
+	if err != nil {
+		return nil, fmt.Errorf("cert_pem: %w", err)
+	}
+	key, err := pemValue(t.KeyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("key_pem: %w", err)
+	}
+	pair, err := tls.X509KeyPair(cert, key)
+	if err != nil {
+		return nil, fmt.Errorf("cert_pem/key_pem: %w", err)
+	}
+	c := &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+	if t.ClientCAPEM != "" {
+		ca, err := pemValue(t.ClientCAPEM)
+		if err != nil {
+			return nil, fmt.Errorf("client_ca_pem: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(ca) {
+			return nil, errors.New("client_ca_pem: no certificate found")
+		}
+		c.ClientCAs = pool
+		c.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return c, nil
+}
+
 func pemValue(v string) ([]byte, error) {
 	switch {
 	case strings.Contains(v, "-----BEGIN"):
