@@ -260,6 +260,18 @@ func (w *Watch) Remove() {
 	_ = w.ctl(unix.EPOLL_CTL_DEL, 0)
 }
 
+// Detach stops watching without the epoll_ctl call: for a connection that
+// is closed right after, since closing the socket ends its registration in
+// the kernel. Events already read for it are ignored. It is idempotent.
+func (w *Watch) Detach() {
+	if w.removed.Swap(true) {
+		return
+	}
+	w.ep.mu.Lock()
+	delete(w.ep.watches, w.id)
+	w.ep.mu.Unlock()
+}
+
 func (w *Watch) ctl(op int, events uint32) error {
 	var opErr error
 	err := w.rc.Control(func(fd uintptr) {

@@ -22,5 +22,8 @@ func (w *Watch) Arm() error { return ErrUnsupported }
 // Remove does nothing.
 func (w *Watch) Remove() {}
 
+// Detach stops watching a connection about to be closed.
+func (w *Watch) Detach() {}
+
 // Close returns nil.
 func (p *Poller) Close() error { return nil }

@@ -454,7 +454,7 @@ func (c *conn) shutdown() {
 	c.watch, c.closeTimer = nil, nil
 	c.mu.Unlock()
 	if w != nil {
-		w.Remove()
+		w.Detach() // the close below ends the kernel registration
 	}
 	if t != nil {
 		t.Stop()
