@@ -38,7 +38,7 @@ func genconfigCmd(stdout io.Writer) *cobra.Command {
 			if _, err := os.Stat(out); err == nil {
 				return fmt.Errorf("%s already exists", out)
 			}
-			data, err := config.Marshal(config.Generate(), formatOf(out))
+			data, err := config.MarshalChanged(config.Generate(), formatOf(out))
 			if err != nil {
 				return err
 			}
