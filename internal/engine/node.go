@@ -241,6 +241,11 @@ func (n *Node) removeSubscriber(ch string, c *Client) {
 type brokerHandler struct{ n *Node }
 
 func (h *brokerHandler) HandlePublication(ch string, pub *broker.Publication, sp broker.StreamPosition, useDelta bool, prev *broker.Publication) error {
+	if h.n.hub.subCount(ch) == 0 {
+		// Nobody here: no fan-out. A subscriber registering now reads the
+		// stream after this publication was appended, so it loses nothing.
+		return nil
+	}
 	if !useDelta {
 		prev = nil
 	}
@@ -249,11 +254,17 @@ func (h *brokerHandler) HandlePublication(ch string, pub *broker.Publication, sp
 }
 
 func (h *brokerHandler) HandleJoin(ch string, info *broker.ClientInfo) error {
+	if h.n.hub.subCount(ch) == 0 {
+		return nil
+	}
 	h.n.dispatch.dispatch(ch, func() { h.n.fanoutJoinLeave(ch, info, true) })
 	return nil
 }
 
 func (h *brokerHandler) HandleLeave(ch string, info *broker.ClientInfo) error {
+	if h.n.hub.subCount(ch) == 0 {
+		return nil
+	}
 	h.n.dispatch.dispatch(ch, func() { h.n.fanoutJoinLeave(ch, info, false) })
 	return nil
 }
