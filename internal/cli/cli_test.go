@@ -10,6 +10,21 @@ import (
 	"github.com/heraldrt/herald/internal/cli"
 )
 
+// cleanEnv removes HERALD_* and CENTRIFUGO_* variables (the test runner's
+// own, such as HERALD_E2E_RACE, would count as unknown keys) for the test.
+func cleanEnv(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "HERALD_") || strings.HasPrefix(k, "CENTRIFUGO_") {
+			if err := os.Unsetenv(k); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = os.Setenv(k, v) })
+		}
+	}
+}
+
 func run(args ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
 	code = cli.Main(args, &out, &errOut)
@@ -24,6 +39,7 @@ func TestVersion(t *testing.T) {
 }
 
 func TestGenconfigCheckconfigAndTokens(t *testing.T) {
+	cleanEnv(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.json")
 	if code, _, errOut := run("genconfig", "-c", cfg); code != 0 {
@@ -55,6 +71,7 @@ func TestGenconfigCheckconfigAndTokens(t *testing.T) {
 }
 
 func TestCheckconfigNamesTheBadKey(t *testing.T) {
+	cleanEnv(t)
 	dir := t.TempDir()
 	cases := map[string]string{
 		`{"client":{"ping_interval":"abc"}}`:                    "client.ping_interval",
