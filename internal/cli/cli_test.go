@@ -74,7 +74,7 @@ func TestCheckconfigNamesTheBadKey(t *testing.T) {
 	cleanEnv(t)
 	dir := t.TempDir()
 	cases := map[string]string{
-		`{"client":{"ping_interval":"abc"}}`:                    "client.ping_interval",
+		`{"client":{"ping_interval":"abc"}}`:                     "client.ping_interval",
 		`{"channel":{"namespaces":[{"name":"a b"}]}}`:            "invalid namespace name",
 		`{"engine":{"type":"tarantool"}}`:                        "engine.type",
 		`{not json`:                                              "config",
