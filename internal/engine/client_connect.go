@@ -149,7 +149,7 @@ func (c *Client) connect(req *pb.ConnectRequest) (*pb.ConnectResult, []activated
 	}
 	var activated []activatedSub
 	for _, s := range subs {
-		if _, ok := c.subsSnapshot()[s.channel]; ok {
+		if sub, _ := c.subscribed(s.channel); sub != nil {
 			continue // duplicate of an earlier source
 		}
 		p, err := c.serverSubscribeParams(s.channel, s.opts)
@@ -173,7 +173,7 @@ func (c *Client) connect(req *pb.ConnectRequest) (*pb.ConnectResult, []activated
 	}
 	if c.t.Unidirectional() {
 		for _, ch := range sortedKeys(req.Subs) {
-			if _, ok := c.subsSnapshot()[ch]; ok {
+			if sub, _ := c.subscribed(ch); sub != nil {
 				continue
 			}
 			w := req.Subs[ch]
@@ -290,16 +290,6 @@ func (c *Client) unsubscribeAllPending(subs []activatedSub) {
 	for _, s := range subs {
 		c.unsubscribe(s.channel, s.sub, nil)
 	}
-}
-
-func (c *Client) subsSnapshot() map[string]*subscription {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make(map[string]*subscription, len(c.subs))
-	for k, v := range c.subs {
-		out[k] = v
-	}
-	return out
 }
 
 // tokenServerSubs returns the server-side subscriptions of a connection

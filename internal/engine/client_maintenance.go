@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"math/rand/v2"
 	"time"
 
 	"github.com/heraldrt/herald/internal/broker"
@@ -28,7 +29,7 @@ func (c *Client) scheduleMaintenanceLocked(first bool) {
 		return
 	}
 	if first {
-		d = d/2 + time.Duration(int64(d/2)*int64(len(c.id)%7)/7)
+		d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 	}
 	c.maintTimer = c.node.wheel.after(d, func() { go c.maintain() }) // maintain does I/O
 }
