@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
 
 	"github.com/heraldrt/herald/internal/api"
 	"github.com/heraldrt/herald/internal/api/httpapi"
@@ -43,7 +44,9 @@ type App struct {
 	log      *slog.Logger
 	node     *engine.Node
 	api      *httpapi.Handler
+	apiMux   *http.ServeMux // the mux serving the API: its listener gets the fast lane
 	servers  []*http.Server
+	fast     []*fasthttp.Server // server-API fast lanes (fastapi.go)
 	addrs    []net.Addr
 	wg       sync.WaitGroup
 	shutOnce sync.Once
@@ -164,6 +167,9 @@ func (a *App) listen(addr string, h http.Handler) error {
 	}
 	a.servers = append(a.servers, srv)
 	a.addrs = append(a.addrs, ln.Addr())
+	if mux, ok := h.(*http.ServeMux); ok && mux == a.apiMux {
+		ln = a.serveFastAPI(ln, addr, h)
+	}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
@@ -217,6 +223,7 @@ func (a *App) handlers() (external *http.ServeMux, internal *http.ServeMux) {
 		}
 		mux.Handle(cfg.HTTPAPI.HandlerPrefix, a.api)
 		mux.Handle(cfg.HTTPAPI.HandlerPrefix+"/", a.api)
+		a.apiMux = mux
 	}
 	if cfg.Health.Enabled {
 		internal.HandleFunc(cfg.Health.HandlerPrefix, func(w http.ResponseWriter, r *http.Request) {
@@ -273,6 +280,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		}
 		for _, s := range a.servers {
 			errs = append(errs, s.Shutdown(ctx))
+		}
+		for _, s := range a.fast {
+			errs = append(errs, s.ShutdownWithContext(ctx))
 		}
 		if a.ws != nil {
 			errs = append(errs, a.ws.Close()) // stops the WebSocket reactor

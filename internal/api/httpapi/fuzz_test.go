@@ -15,7 +15,8 @@ import (
 
 // FuzzLegacyAPI feeds arbitrary bodies to the legacy route. The handler must
 // not panic, must answer 200 or 400, and on 200 must write one well-formed
-// reply line per command, each holding exactly one of result and error.
+// reply line per command, each holding exactly one of result and error;
+// ServeFast must answer byte for byte the same.
 // Seeds live in testdata/fuzz/FuzzLegacyAPI.
 func FuzzLegacyAPI(f *testing.F) {
 	f.Add([]byte(`{"method":"info"}`))
@@ -26,6 +27,7 @@ func FuzzLegacyAPI(f *testing.F) {
 		r := httptest.NewRequest(http.MethodPost, "/api", bytes.NewReader(body))
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
+		sameAnswer(h, r, string(body), w) // the fasthttp binding answers the same
 		switch w.Code {
 		case http.StatusBadRequest:
 			return

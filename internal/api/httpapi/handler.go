@@ -9,6 +9,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -127,46 +128,23 @@ func (h *Handler) SetShuttingDown() {
 // authentication → 401, oversized body → 413, unreadable body → 500,
 // malformed JSON → 400; then the API call itself.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	path := r.URL.Path
-	legacy := path == h.legacyPath
-	var method api.Method
-	if !legacy {
-		name, ok := strings.CutPrefix(path, h.methodPrefix)
-		if !ok {
-			http.NotFound(w, r)
-			return
+	m, legacy, status := h.check(r.Method, r.URL.Path, func() string { return requestKey(r) })
+	if status == 0 {
+		var body []byte
+		if body, status = h.readBody(w, r); status == 0 {
+			status, body = h.answer(r.Context(), m, legacy, body, r.Header.Get)
+			if body != nil {
+				w.Header()["Content-Type"] = jsonContentType
+				w.WriteHeader(status)
+				_, _ = w.Write(body) // the client has gone away; nothing to do
+				return
+			}
 		}
-		m, ok := api.ParseMethod(name)
-		// Per-method routes use lowercase names only.
-		if !ok || m.String() != name {
-			http.NotFound(w, r)
-			return
-		}
-		method = m
 	}
-	if r.Method != http.MethodPost {
+	if status == http.StatusMethodNotAllowed {
 		w.Header()["Allow"] = allowPost
-		http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
-		return
 	}
-	if h.shuttingDown.Load() {
-		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
-		return
-	}
-	if !h.authorized(r) {
-		http.Error(w, http.StatusText(http.StatusUnauthorized), http.StatusUnauthorized)
-		return
-	}
-	body, status := h.readBody(w, r)
-	if status != 0 {
-		http.Error(w, http.StatusText(status), status)
-		return
-	}
-	if legacy {
-		h.serveLegacy(w, r, body)
-		return
-	}
-	h.serveMethod(w, r, method, body)
+	http.Error(w, http.StatusText(status), status)
 }
 
 var (
@@ -174,30 +152,77 @@ var (
 	jsonContentType = []string{"application/json"}
 )
 
-// authorized reports whether r carries the API key (or auth is off). The
-// comparison is constant-time over SHA-256 digests, so neither the key nor
-// its length leaks through timing.
-func (h *Handler) authorized(r *http.Request) bool {
+// check runs the checks that precede reading the body: routing (404),
+// the HTTP method (405), shutdown (503) and authentication (401, key
+// returns the key the request presents). It returns the API method and
+// whether the route is the legacy one, or a non-zero status refusing the
+// request.
+func (h *Handler) check(httpMethod, path string, key func() string) (api.Method, bool, int) {
+	legacy := path == h.legacyPath
+	var method api.Method
+	if !legacy {
+		name, ok := strings.CutPrefix(path, h.methodPrefix)
+		if !ok {
+			return 0, false, http.StatusNotFound
+		}
+		m, ok := api.ParseMethod(name)
+		// Per-method routes use lowercase names only.
+		if !ok || m.String() != name {
+			return 0, false, http.StatusNotFound
+		}
+		method = m
+	}
+	switch {
+	case httpMethod != http.MethodPost:
+		return 0, false, http.StatusMethodNotAllowed
+	case h.shuttingDown.Load():
+		return 0, false, http.StatusServiceUnavailable
+	case !h.authorized(key):
+		return 0, false, http.StatusUnauthorized
+	}
+	return method, legacy, 0
+}
+
+// authorized reports whether the request carries the API key (or auth is
+// off). The comparison is constant-time over SHA-256 digests, so neither
+// the key nor its length leaks through timing.
+func (h *Handler) authorized(key func() string) bool {
 	if h.insecure {
 		return true
 	}
 	if !h.hasKey {
 		return false
 	}
-	got := r.Header.Get("X-API-Key")
-	if got == "" {
-		if a := r.Header.Get("Authorization"); len(a) > len("apikey ") && strings.EqualFold(a[:len("apikey ")], "apikey ") {
-			got = strings.TrimSpace(a[len("apikey "):])
-		}
-	}
-	if got == "" && r.URL.RawQuery != "" {
-		got = r.URL.Query().Get("api_key")
-	}
+	got := key()
 	if got == "" {
 		return false
 	}
 	sum := sha256.Sum256([]byte(got))
 	return subtle.ConstantTimeCompare(sum[:], h.keySum[:]) == 1
+}
+
+// requestKey returns the API key r presents: the X-API-Key header, an
+// "Authorization: apikey <key>" header or the api_key query parameter.
+func requestKey(r *http.Request) string {
+	if got := r.Header.Get("X-API-Key"); got != "" {
+		return got
+	}
+	if got := authorizationKey(r.Header.Get("Authorization")); got != "" {
+		return got
+	}
+	if r.URL.RawQuery != "" {
+		return r.URL.Query().Get("api_key")
+	}
+	return ""
+}
+
+// authorizationKey returns the key of an "Authorization: apikey <key>"
+// header value (the scheme is case-insensitive), or "".
+func authorizationKey(a string) string {
+	if len(a) > len("apikey ") && strings.EqualFold(a[:len("apikey ")], "apikey ") {
+		return strings.TrimSpace(a[len("apikey "):])
+	}
+	return ""
 }
 
 // readBody reads the request body within the size limit. It returns a
@@ -230,62 +255,58 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int)
 	return body, 0
 }
 
-// transportMode reports whether errors of r are reported as HTTP statuses.
-func (h *Handler) transportMode(r *http.Request) bool {
+// transportMode reports whether errors of a request whose headers header
+// returns are reported as HTTP statuses.
+func (h *Handler) transportMode(header func(string) string) bool {
 	if h.transport {
 		return true
 	}
-	return strings.EqualFold(r.Header.Get(HeaderErrorMode), ErrorModeTransport) ||
-		strings.EqualFold(r.Header.Get(HeaderHeraldErrorMode), ErrorModeTransport)
+	return strings.EqualFold(header(HeaderErrorMode), ErrorModeTransport) ||
+		strings.EqualFold(header(HeaderHeraldErrorMode), ErrorModeTransport)
 }
 
-// serveMethod serves a per-method route.
-func (h *Handler) serveMethod(w http.ResponseWriter, r *http.Request, m api.Method, body []byte) {
-	res, err := h.exec.Do(r.Context(), m, body)
+// answer runs an API call that passed check and returns the HTTP status
+// and the JSON body of its answer, or a nil body when the status alone
+// answers (400 for malformed JSON, 500 for an unencodable result). header
+// returns the request's headers; only an error reads them.
+func (h *Handler) answer(ctx context.Context, m api.Method, legacy bool, body []byte, header func(string) string) (int, []byte) {
+	if legacy {
+		return h.serveLegacy(ctx, body)
+	}
+	res, err := h.exec.Do(ctx, m, body)
 	if err != nil {
 		if _, ok := errors.AsType[*api.DecodeError](err); ok {
-			http.Error(w, http.StatusText(http.StatusBadRequest), http.StatusBadRequest)
-			return
+			return http.StatusBadRequest, nil
 		}
 		pe := api.ProtocolError(err)
-		if h.transportMode(r) {
-			buf := appendError(make([]byte, 0, 64), pe)
-			h.write(w, StatusCode(pe.Code), buf)
-			return
+		if h.transportMode(header) {
+			return StatusCode(pe.Code), appendError(make([]byte, 0, 64), pe)
 		}
 		buf := append(make([]byte, 0, 80), `{"error":`...)
 		buf = appendError(buf, pe)
-		h.write(w, http.StatusOK, append(buf, '}'))
-		return
+		return http.StatusOK, append(buf, '}')
 	}
-	buf, ok := h.appendResult(r, make([]byte, 0, 128), `{"result":`, res)
+	buf, ok := h.appendResult(ctx, make([]byte, 0, 128), `{"result":`, res)
 	if !ok {
-		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
-		return
+		return http.StatusInternalServerError, nil
 	}
-	h.write(w, http.StatusOK, append(buf, '}'))
+	return http.StatusOK, append(buf, '}')
 }
 
 // appendResult appends prefix and the JSON encoding of res. It reports false
 // (after logging) if res cannot be encoded, which the Executor's sanitising
 // of raw JSON fields should make impossible.
-func (h *Handler) appendResult(r *http.Request, dst []byte, prefix string, res any) ([]byte, bool) {
+func (h *Handler) appendResult(ctx context.Context, dst []byte, prefix string, res any) ([]byte, bool) {
 	dst = append(dst, prefix...)
 	if pr, ok := res.(*api.PublishResult); ok {
 		return pr.AppendJSON(dst), true
 	}
 	enc, err := json.Marshal(res)
 	if err != nil {
-		h.logger.LogAttrs(r.Context(), slog.LevelError, "server API: encoding result", slog.Any("error", err))
+		h.logger.LogAttrs(ctx, slog.LevelError, "server API: encoding result", slog.Any("error", err))
 		return dst, false
 	}
 	return append(dst, enc...), true
-}
-
-func (h *Handler) write(w http.ResponseWriter, status int, body []byte) {
-	w.Header()["Content-Type"] = jsonContentType
-	w.WriteHeader(status)
-	_, _ = w.Write(body) // the client has gone away; nothing to do
 }
 
 // legacyCommand is one command of the legacy route.
@@ -299,7 +320,7 @@ type legacyCommand struct {
 // command; all are decoded before any runs (so a malformed body runs
 // nothing and gets 400), then they run in order. A missing method means
 // publish (0, the api.proto enum default).
-func (h *Handler) serveLegacy(w http.ResponseWriter, r *http.Request, body []byte) {
+func (h *Handler) serveLegacy(ctx context.Context, body []byte) (int, []byte) {
 	var cmds []legacyCommand
 	dec := json.NewDecoder(bytes.NewReader(body))
 	for {
@@ -309,21 +330,19 @@ func (h *Handler) serveLegacy(w http.ResponseWriter, r *http.Request, body []byt
 			break
 		}
 		if err != nil {
-			http.Error(w, http.StatusText(http.StatusBadRequest), http.StatusBadRequest)
-			return
+			return http.StatusBadRequest, nil
 		}
 		cmds = append(cmds, c)
 	}
 	if len(cmds) == 0 {
-		http.Error(w, http.StatusText(http.StatusBadRequest), http.StatusBadRequest)
-		return
+		return http.StatusBadRequest, nil
 	}
 	buf := make([]byte, 0, 128*len(cmds))
 	for i, c := range cmds {
 		if i > 0 {
 			buf = append(buf, '\n')
 		}
-		res, err := h.runLegacy(r, c)
+		res, err := h.runLegacy(ctx, c)
 		buf = append(buf, '{')
 		if c.ID != 0 {
 			buf = append(buf, `"id":`...)
@@ -332,7 +351,7 @@ func (h *Handler) serveLegacy(w http.ResponseWriter, r *http.Request, body []byt
 		}
 		if err == nil {
 			var ok bool
-			if buf, ok = h.appendResult(r, buf, `"result":`, res); !ok {
+			if buf, ok = h.appendResult(ctx, buf, `"result":`, res); !ok {
 				err = protocol.ErrInternal
 			}
 		}
@@ -342,11 +361,11 @@ func (h *Handler) serveLegacy(w http.ResponseWriter, r *http.Request, body []byt
 		}
 		buf = append(buf, '}')
 	}
-	h.write(w, http.StatusOK, buf)
+	return http.StatusOK, buf
 }
 
 // runLegacy resolves the method of c and runs it.
-func (h *Handler) runLegacy(r *http.Request, c legacyCommand) (any, error) {
+func (h *Handler) runLegacy(ctx context.Context, c legacyCommand) (any, error) {
 	m := api.MethodPublish
 	raw := bytes.TrimSpace(c.Method)
 	if len(raw) > 0 && string(raw) != "null" {
@@ -367,7 +386,7 @@ func (h *Handler) runLegacy(r *http.Request, c legacyCommand) (any, error) {
 	if string(bytes.TrimSpace(params)) == "null" {
 		params = nil
 	}
-	return h.exec.Do(r.Context(), m, params)
+	return h.exec.Do(ctx, m, params)
 }
 
 // StatusCode returns the HTTP status reporting API error code in transport

@@ -12,6 +12,7 @@ import (
 	"github.com/heraldrt/herald/internal/api/httpapi"
 	"github.com/heraldrt/herald/internal/broker"
 	"github.com/heraldrt/herald/internal/engine"
+	"github.com/valyala/fasthttp"
 )
 
 // discardWriter is a minimal http.ResponseWriter so the benchmark measures
@@ -54,5 +55,31 @@ func BenchmarkHTTPPublish(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkFastPublish is BenchmarkHTTPPublish through ServeFast, the
+// fasthttp binding of the fast lane.
+func BenchmarkFastPublish(b *testing.B) {
+	eng := &apitest.Engine{NoRecord: true}
+	eng.PublishFunc = func(context.Context, string, []byte, engine.PublishOptions) (broker.PublishResult, error) {
+		return broker.PublishResult{Position: broker.StreamPosition{Offset: 12345, Epoch: "AbCdEfGh"}}, nil
+	}
+	h := httpapi.NewHandler(api.New(eng, api.Config{}), httpapi.Config{Key: testKey}, nil)
+	body := []byte(`{"channel":"chat:index","data":{"text":"hello, world","user":"42"}}`)
+	var ctx fasthttp.RequestCtx
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		ctx.Request.Reset()
+		ctx.Response.Reset()
+		ctx.Request.Header.SetMethod(http.MethodPost)
+		ctx.Request.SetRequestURI("/api/publish")
+		ctx.Request.Header.Set("X-API-Key", testKey)
+		ctx.Request.SetBody(body)
+		h.ServeFast(&ctx)
+		if ctx.Response.StatusCode() != http.StatusOK {
+			b.Fatalf("status %d", ctx.Response.StatusCode())
+		}
 	}
 }

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"github.com/heraldrt/herald/internal/broker"
 	"github.com/heraldrt/herald/internal/engine"
 	"github.com/heraldrt/herald/internal/protocol"
+	"github.com/valyala/fasthttp"
 )
 
 const testKey = "secret"
@@ -40,7 +42,31 @@ func do(h http.Handler, method, target, body string, hdr header) *httptest.Respo
 	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
+	if ah, ok := h.(*httpapi.Handler); ok {
+		sameAnswer(ah, r, body, w)
+	}
 	return w
+}
+
+// sameAnswer serves the request r (with body) again through ServeFast and
+// panics unless the answer is the one ServeHTTP gave in w: the fasthttp
+// binding must answer byte for byte as the net/http one.
+func sameAnswer(h *httpapi.Handler, r *http.Request, body string, w *httptest.ResponseRecorder) {
+	var ctx fasthttp.RequestCtx
+	ctx.Request.Header.SetMethod(r.Method)
+	ctx.Request.SetRequestURI(r.URL.RequestURI())
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			ctx.Request.Header.Add(k, v)
+		}
+	}
+	ctx.Request.SetBodyString(body)
+	h.ServeFast(&ctx)
+	got := fmt.Sprintf("%d %q %q %q", ctx.Response.StatusCode(), ctx.Response.Header.ContentType(), ctx.Response.Header.Peek("Allow"), ctx.Response.Body())
+	want := fmt.Sprintf("%d %q %q %q", w.Code, w.Header().Get("Content-Type"), w.Header().Get("Allow"), w.Body.Bytes())
+	if got != want {
+		panic(fmt.Sprintf("%s %s: ServeFast answered %s, ServeHTTP %s", r.Method, r.URL, got, want))
+	}
 }
 
 func expect(t *testing.T, w *httptest.ResponseRecorder, status int, body string) {
@@ -354,7 +380,7 @@ func TestShuttingDown(t *testing.T) {
 	h.SetShuttingDown()
 	expect(t, do(h, http.MethodPost, "/api/info", `{}`, nil), http.StatusServiceUnavailable, "")
 	expect(t, do(h, http.MethodPost, "/api", `{"method":"info"}`, nil), http.StatusServiceUnavailable, "")
-	if n := len(eng.Calls()); n != 1 {
+	if n := len(eng.Calls()); n != 2 { // one through ServeHTTP, one through ServeFast
 		t.Fatalf("%d engine calls", n)
 	}
 }

@@ -1,0 +1,103 @@
+package app
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/heraldrt/herald/internal/connsplit"
+)
+
+// serveFastAPI splits ln (the listener serving the server API, whose
+// net/http handler is h): connections that open with a server-API request
+// are served by a fasthttp server, which costs a fraction of net/http per
+// request (docs/benchmarks.md); it returns the listener of every other
+// connection, for net/http. A fast-lane connection that later asks for a
+// path outside the API is answered by h through an adaptor, so a backend
+// may share one keep-alive connection between /api and, say, /health.
+//
+// With the API at the root path ("/") nothing is split: every POST would
+// look like an API call.
+func (a *App) serveFastAPI(ln net.Listener, addr string, h http.Handler) net.Listener {
+	prefix := strings.TrimRight(a.cfg.HTTPAPI.HandlerPrefix, "/")
+	if prefix == "" {
+		return ln
+	}
+	split := connsplit.New(ln, connsplit.Config{FastPrefix: "POST " + prefix})
+	maxBody := a.api.MaxBodySize()
+	if maxBody <= 0 || maxBody > math.MaxInt32 {
+		maxBody = math.MaxInt32
+	}
+	apiPath := []byte(prefix)
+	other := fasthttpadaptor.NewFastHTTPHandler(h)
+	fs := &fasthttp.Server{
+		Handler: func(ctx *fasthttp.RequestCtx) {
+			p := ctx.Path()
+			if rest, ok := bytes.CutPrefix(p, apiPath); ok && (len(rest) == 0 || rest[0] == '/') {
+				a.api.ServeFast(ctx)
+				return
+			}
+			other(ctx)
+		},
+		Name:                          "",
+		NoDefaultServerHeader:         true,
+		NoDefaultContentType:          true,
+		DisablePreParseMultipartForm:  true,
+		MaxRequestBodySize:            int(maxBody),
+		ReadBufferSize:                16 << 10,
+		DisableHeaderNamesNormalizing: false,
+		Logger:                        fastLogger{a.log},
+		ErrorHandler:                  fastRequestError,
+	}
+	a.fast = append(a.fast, fs)
+	a.wg.Go(func() {
+		if err := split.Serve(); err != nil {
+			a.log.Error("http listener", "addr", addr, "error", err)
+		}
+	})
+	a.wg.Go(func() {
+		if err := fs.Serve(split.Fast()); err != nil {
+			a.log.Error("server API fast lane", "addr", addr, "error", err)
+		}
+	})
+	return split.Slow()
+}
+
+// fastRequestError answers a request fasthttp could not read: 413 for a
+// body over the limit, 431 for headers over the read buffer, 408 for a
+// timeout and 400 for anything malformed. fasthttp then closes the
+// connection.
+func fastRequestError(ctx *fasthttp.RequestCtx, err error) {
+	status := http.StatusBadRequest
+	var (
+		ne    net.Error
+		small *fasthttp.ErrSmallBuffer
+	)
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		status = http.StatusRequestEntityTooLarge
+	case errors.As(err, &small):
+		status = http.StatusRequestHeaderFieldsTooLarge
+	case errors.As(err, &ne) && ne.Timeout():
+		status = http.StatusRequestTimeout
+	}
+	ctx.Response.Header.SetContentType("text/plain; charset=utf-8")
+	ctx.SetStatusCode(status)
+	ctx.SetBodyString(http.StatusText(status) + "\n")
+}
+
+// fastLogger logs fasthttp's messages (malformed requests and the like) at
+// debug level, as the net/http server's ErrorLog does.
+type fastLogger struct{ log *slog.Logger }
+
+func (l fastLogger) Printf(format string, args ...any) {
+	l.log.Debug("server API fast lane: " + fmt.Sprintf(format, args...))
+}

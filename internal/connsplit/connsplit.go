@@ -1,0 +1,300 @@
+// Package connsplit shares one TCP listener between two HTTP servers. It
+// reads the start of every new connection's first request: a connection
+// that opens with a given prefix (in Herald, "POST <server API prefix>")
+// goes to the fast listener, every other connection to the slow one. Each
+// server then reads the connection from its first byte, as if it had
+// accepted it itself.
+//
+// Herald serves server-API connections with fasthttp, which costs a fraction
+// of net/http per request, and everything else (WebSocket upgrades, streams,
+// the admin and debug endpoints) with net/http. A server-API client sends
+// requests one after another on keep-alive connections, so deciding once per
+// connection is enough.
+package connsplit
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// DefaultTimeout is the default time a new connection has to send the
+// start of its first request.
+const DefaultTimeout = 10 * time.Second
+
+// headSize is the size of the buffer the first read of a connection uses:
+// as large as net/http's and fasthttp's read buffers, so that the server
+// taking the connection consumes the whole head in its first read.
+const headSize = 4096
+
+// Config configures a Splitter.
+type Config struct {
+	// FastPrefix selects the connections of the fast listener: those whose
+	// first bytes are FastPrefix followed by '/', '?' or ' ' (so "POST /api"
+	// takes "POST /api/publish" and "POST /api HTTP/1.1", not
+	// "POST /apix"). Empty sends every connection to the slow listener.
+	FastPrefix string
+	// Timeout bounds the wait for the first bytes of a connection; a
+	// connection that sends nothing in time is closed, one that sent too
+	// few bytes to decide goes to the slow listener (whose server answers
+	// or times it out). Zero means DefaultTimeout.
+	Timeout time.Duration
+}
+
+// A Splitter accepts connections from a listener and hands each to its
+// fast or its slow listener. Create it with New and run Serve.
+type Splitter struct {
+	ln      net.Listener
+	prefix  []byte
+	timeout time.Duration
+	fast    *listener
+	slow    *listener
+
+	closeOnce sync.Once
+	done      chan struct{}
+	wg        sync.WaitGroup
+
+	mu      sync.Mutex
+	pending map[net.Conn]struct{} // connections being classified
+}
+
+// New returns a Splitter of ln.
+func New(ln net.Listener, cfg Config) *Splitter {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	s := &Splitter{
+		ln:      ln,
+		prefix:  []byte(cfg.FastPrefix),
+		timeout: cfg.Timeout,
+		done:    make(chan struct{}),
+		pending: make(map[net.Conn]struct{}),
+	}
+	s.fast = &listener{s: s, ch: make(chan net.Conn)}
+	s.slow = &listener{s: s, ch: make(chan net.Conn)}
+	return s
+}
+
+// Fast returns the listener of the connections that start with the fast
+// prefix. Closing it closes the Splitter.
+func (s *Splitter) Fast() net.Listener { return s.fast }
+
+// Slow returns the listener of every other connection. Closing it closes
+// the Splitter.
+func (s *Splitter) Slow() net.Listener { return s.slow }
+
+// Serve accepts connections until the Splitter is closed, then waits for
+// the connections being classified to be handed over or closed. It returns
+// nil after Close, or the error that stopped accepting.
+func (s *Splitter) Serve() error {
+	var delay time.Duration
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			select {
+			case <-s.done:
+				s.wg.Wait()
+				return nil
+			default:
+			}
+			if ne, ok := err.(net.Error); ok && ne.Timeout() { // as net/http: back off on EMFILE and the like
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				select {
+				case <-time.After(delay):
+					continue
+				case <-s.done:
+					s.wg.Wait()
+					return nil
+				}
+			}
+			_ = s.Close()
+			s.wg.Wait()
+			return err
+		}
+		delay = 0
+		if !s.track(c) {
+			_ = c.Close()
+			continue
+		}
+		s.wg.Go(func() { s.classify(c) })
+	}
+}
+
+// Close stops accepting and closes the connections being classified.
+// Connections already handed over belong to their server. Close is
+// idempotent: the first call returns the listener's close error, later
+// ones nil.
+func (s *Splitter) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		close(s.done)
+		for c := range s.pending {
+			_ = c.Close()
+		}
+		s.mu.Unlock()
+		err = s.ln.Close()
+	})
+	return err
+}
+
+// track registers c as being classified, or reports false after Close.
+func (s *Splitter) track(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.done:
+		return false
+	default:
+	}
+	s.pending[c] = struct{}{}
+	return true
+}
+
+func (s *Splitter) untrack(c net.Conn) {
+	s.mu.Lock()
+	delete(s.pending, c)
+	s.mu.Unlock()
+}
+
+// classify reads the first bytes of c and hands it to a listener.
+func (s *Splitter) classify(c net.Conn) {
+	defer s.untrack(c)
+	buf := headPool.Get().(*[headSize]byte)
+	n, fast := s.readHead(c, buf[:])
+	if n == 0 {
+		headPool.Put(buf)
+		_ = c.Close()
+		return
+	}
+	hc := &Conn{Conn: c, buf: buf, head: buf[:n]}
+	to := s.slow
+	if fast {
+		to = s.fast
+	}
+	select {
+	case to.ch <- hc:
+	case <-s.done:
+		_ = hc.Close()
+	}
+}
+
+// readHead reads from c until it can tell whether c starts with the fast
+// prefix (or fails). It returns the number of bytes read into buf.
+func (s *Splitter) readHead(c net.Conn, buf []byte) (int, bool) {
+	_ = c.SetReadDeadline(time.Now().Add(s.timeout))
+	defer func() { _ = c.SetReadDeadline(time.Time{}) }()
+	need := len(s.prefix) + 1
+	n := 0
+	for {
+		m, err := c.Read(buf[n:])
+		n += m
+		if len(s.prefix) == 0 {
+			return n, false
+		}
+		if k := min(n, len(s.prefix)); !bytes.Equal(buf[:k], s.prefix[:k]) {
+			return n, false
+		}
+		if n >= need {
+			switch buf[len(s.prefix)] {
+			case '/', '?', ' ':
+				return n, true
+			}
+			return n, false
+		}
+		if err != nil || n == len(buf) {
+			return n, false
+		}
+	}
+}
+
+var headPool = sync.Pool{New: func() any { return new([headSize]byte) }}
+
+// listener is a net.Listener of connections handed over by a Splitter.
+type listener struct {
+	s  *Splitter
+	ch chan net.Conn
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.s.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *listener) Close() error   { return l.s.Close() }
+func (l *listener) Addr() net.Addr { return l.s.ln.Addr() }
+
+// Conn is a connection handed over by a Splitter: reading it returns the
+// bytes the Splitter read first, then the rest of the connection.
+type Conn struct {
+	net.Conn
+	buf  *[headSize]byte
+	head []byte
+}
+
+var (
+	_ syscall.Conn                    = (*Conn)(nil)
+	_ io.ReaderFrom                   = (*Conn)(nil)
+	_ interface{ CloseWrite() error } = (*Conn)(nil)
+)
+
+// errUnreadHead is returned by SyscallConn while bytes read by the Splitter
+// have not been read through the Conn: a reader of the descriptor would
+// miss them.
+var errUnreadHead = errors.New("connsplit: connection has unread buffered bytes")
+
+// Read reads the bytes read first by the Splitter, then from the
+// connection.
+func (c *Conn) Read(p []byte) (int, error) {
+	if c.head == nil {
+		return c.Conn.Read(p)
+	}
+	n := copy(p, c.head)
+	c.head = c.head[n:]
+	if len(c.head) == 0 {
+		c.head = nil
+		headPool.Put(c.buf)
+		c.buf = nil
+	}
+	return n, nil
+}
+
+// SyscallConn returns the raw connection of the underlying connection
+// (for a reactor reading the descriptor itself) once the bytes read by the
+// Splitter have been consumed.
+func (c *Conn) SyscallConn() (syscall.RawConn, error) {
+	if c.head != nil {
+		return nil, errUnreadHead
+	}
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	return sc.SyscallConn()
+}
+
+// ReadFrom lets net/http send files with sendfile(2) when the underlying
+// connection can.
+func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
+
+// CloseWrite shuts down the writing side when the underlying connection
+// can (net/http uses it for a graceful close).
+func (c *Conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
