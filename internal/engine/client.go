@@ -62,6 +62,9 @@ type Client struct {
 // the separator are immutable once the subscription is created; the rest
 // are guarded by Client.mu.
 type subscription struct {
+	// live reports whether the subscription is in its client's subs map
+	// (c.subs[ch] == sub); guarded by the client's mu like the map.
+	live          bool
 	serverSide    bool
 	positioned    bool
 	recoverable   bool
@@ -367,6 +370,9 @@ func (c *Client) close(d protocol.Disconnect) {
 	c.state = stateClosed
 	subs := c.subs
 	c.subs = nil
+	for _, sub := range subs {
+		sub.live = false
+	}
 	for _, t := range []*time.Timer{c.staleTimer, c.expireTimer, c.closeTimer} {
 		if t != nil {
 			t.Stop()
@@ -431,7 +437,7 @@ func (c *Client) clientInfo(chanInfo []byte) *broker.ClientInfo {
 func (c *Client) deliverPublication(ch string, sub *subscription, pub *broker.Publication, sp broker.StreamPosition, pp *preparedPush) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.subs[ch] != sub {
+	if !sub.live { // c.subs[ch] != sub, without a map lookup per delivery
 		return
 	}
 	if sub.pending {

@@ -234,12 +234,14 @@ func (c *Client) subscribeCore(ch string, p subParams) (*pb.SubscribeResult, *su
 		return nil, nil, protocol.ErrLimitExceeded
 	}
 	c.subs[ch] = sub
+	sub.live = true
 	c.mu.Unlock()
 
 	rollback := func() {
 		c.mu.Lock()
 		if c.subs[ch] == sub {
 			delete(c.subs, ch)
+			sub.live = false
 		}
 		c.mu.Unlock()
 		c.node.removeSubscriber(ch, c)
@@ -248,6 +250,7 @@ func (c *Client) subscribeCore(ch string, p subParams) (*pb.SubscribeResult, *su
 		c.mu.Lock()
 		if c.subs[ch] == sub {
 			delete(c.subs, ch)
+			sub.live = false
 		}
 		c.mu.Unlock()
 		return nil, nil, err
@@ -400,6 +403,7 @@ func (c *Client) unsubscribe(ch string, sub *subscription, push *protocol.Unsubs
 		return
 	}
 	delete(c.subs, ch)
+	sub.live = false
 	if sub.timer != nil {
 		sub.timer.Stop()
 	}
