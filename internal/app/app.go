@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -142,20 +143,25 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	external, internal := a.handlers()
 	hs := a.cfg.HTTPServer
-	if internal == nil {
-		return a.listen(net.JoinHostPort(hs.Address, strconv.Itoa(hs.Port)), external)
-	}
-	if err := a.listen(net.JoinHostPort(hs.Address, strconv.Itoa(hs.Port)), external); err != nil {
+	externalTLS, internalTLS, err := listenerTLS(hs)
+	if err != nil {
 		return err
+	}
+	if err := a.listen(net.JoinHostPort(hs.Address, strconv.Itoa(hs.Port)), external, externalTLS); err != nil {
+		return err
+	}
+	if internal == nil {
+		return nil
 	}
 	addr := hs.InternalAddress
 	if addr == "" {
 		addr = hs.Address
 	}
-	return a.listen(net.JoinHostPort(addr, strconv.Itoa(hs.InternalPort)), internal)
+	return a.listen(net.JoinHostPort(addr, strconv.Itoa(hs.InternalPort)), internal, internalTLS)
 }
 
-func (a *App) listen(addr string, h http.Handler) error {
+// listen serves h on addr, over TLS when tlsCfg is not nil.
+func (a *App) listen(addr string, h http.Handler, tlsCfg *tls.Config) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
@@ -167,7 +173,12 @@ func (a *App) listen(addr string, h http.Handler) error {
 	}
 	a.servers = append(a.servers, srv)
 	a.addrs = append(a.addrs, ln.Addr())
-	if mux, ok := h.(*http.ServeMux); ok && mux == a.apiMux {
+	switch mux, _ := h.(*http.ServeMux); {
+	case tlsCfg != nil:
+		// net/http serves HTTP/2 and sets Request.TLS only on connections
+		// it sees as *tls.Conn, so a TLS listener is not split.
+		ln = tls.NewListener(ln, tlsCfg)
+	case mux == a.apiMux:
 		ln = a.serveFastAPI(ln, addr, h)
 	}
 	a.wg.Add(1)

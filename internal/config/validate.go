@@ -74,6 +74,7 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	errs = append(errs, c.HTTPServer.validate()...)
 	errs = append(errs, c.validateChannel()...)
 	errs = append(errs, c.validateRPC()...)
 	errs = append(errs, c.validateConsumers()...)
@@ -287,6 +288,29 @@ func (c *Config) validateConsumers() []error {
 		if cs.Enabled {
 			errs = append(errs, keyErr(fmt.Sprintf("consumers[%s].enabled", cs.Name), "consumers are not supported yet"))
 		}
+	}
+	return errs
+}
+
+// validate checks the TLS keys of http_server, and refuses the listener
+// features Herald does not have yet rather than silently serving without
+// them.
+func (hs *HTTPServer) validate() []error {
+	var errs []error
+	for key, t := range map[string]TLS{"http_server.tls": hs.TLS, "http_server.internal_tls": hs.InternalTLS} {
+		if t.Enabled && (t.CertPEM == "" || t.KeyPEM == "") {
+			errs = append(errs, keyErr(key, "cert_pem and key_pem are required when enabled"))
+		}
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	if hs.TLSAutocert.Enabled {
+		errs = append(errs, keyErr("http_server.tls_autocert.enabled", "automatic certificates are not supported yet; use http_server.tls with cert_pem and key_pem"))
+	}
+	if hs.HTTP3.Enabled {
+		errs = append(errs, keyErr("http_server.http3.enabled", "HTTP/3 is not supported yet"))
+	}
+	if hs.H2CExternal {
+		errs = append(errs, keyErr("http_server.h2c_external", "HTTP/2 cleartext is not supported yet"))
 	}
 	return errs
 }
