@@ -15,8 +15,9 @@ import (
 )
 
 // startApp starts an App on 127.0.0.1:0 with the server API (key "k") and
-// the health endpoint, and shuts it down at the end of the test.
-func startApp(t *testing.T) (*App, string) {
+// the health endpoint, changed by edit when not nil, and shuts it down at
+// the end of the test. It returns the App and its first address.
+func startApp(t *testing.T, edit func(*config.Config)) (*App, string) {
 	t.Helper()
 	cfg := config.Defaults()
 	cfg.HTTPServer.Address = "127.0.0.1"
@@ -24,6 +25,9 @@ func startApp(t *testing.T) (*App, string) {
 	cfg.HTTPAPI.Key = "k"
 	cfg.Health.Enabled = true
 	cfg.UniGRPC.Enabled = false
+	if edit != nil {
+		edit(&cfg)
+	}
 	a, err := New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +73,7 @@ func post(path, key, body string) string {
 // API errors and a non-API request, then checks that a WebSocket-style
 // request on another connection still reaches net/http.
 func TestFastAPILane(t *testing.T) {
-	_, addr := startApp(t)
+	_, addr := startApp(t, nil)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +147,7 @@ func TestFastAPILane(t *testing.T) {
 // TestFastAPILaneShutdown: Shutdown closes idle fast-lane connections and
 // returns.
 func TestFastAPILaneShutdown(t *testing.T) {
-	a, addr := startApp(t)
+	a, addr := startApp(t, nil)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

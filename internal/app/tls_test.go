@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -85,22 +84,10 @@ func TestTLSListeners(t *testing.T) {
 	pool2.AppendCertsFromPEM(cert2)
 	tlsOn := config.TLS{Enabled: true, CertPEM: string(cert), KeyPEM: string(key)}
 	start := func(t *testing.T, edit func(*config.Config)) []string {
-		cfg := config.Defaults()
-		cfg.HTTPServer.Address = "127.0.0.1"
-		cfg.HTTPServer.Port = 0
-		cfg.HTTPAPI.Key = "k"
-		cfg.Health.Enabled = true
-		cfg.UniGRPC.Enabled = false
-		cfg.Client.Insecure = true
-		edit(&cfg)
-		a, err := New(cfg, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := a.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+		a, _ := startApp(t, func(c *config.Config) {
+			c.Client.Insecure = true
+			edit(c)
+		})
 		var addrs []string
 		for _, ad := range a.Addrs() {
 			addrs = append(addrs, ad.String())
