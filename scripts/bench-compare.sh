@@ -48,6 +48,7 @@ run() { # name binary scenario args...
 for spec in "$@"; do
   name=${spec%%=*}; bin=${spec#*=}
   run "$name" "$bin" conns   -N "$(d 19000 2000)" --duration "$(d 60s 5s)"
+  run "$name" "$bin" fanout  -C 1000 -K 1 -R 50 --duration "$(d 30s 5s)"
   run "$name" "$bin" fanout  -C 1000 -K 1 -R 100 --duration "$(d 30s 5s)"
   run "$name" "$bin" fanout  -C "$(d 10000 2000)" -K 100 -R 1000 --duration "$(d 30s 5s)"
   run "$name" "$bin" pubrate -P 32 -M 100 --duration "$(d 20s 5s)"
