@@ -1,16 +1,10 @@
 package app
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -22,29 +16,12 @@ import (
 	gws "github.com/gorilla/websocket"
 
 	"github.com/heraldrt/herald/internal/config"
+
+	"github.com/heraldrt/herald/internal/testutil/testcert"
 )
 
-func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "herald"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"localhost"}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
-}
-
 func TestServerTLSConfig(t *testing.T) {
-	cert, key := selfSigned(t)
+	cert, key := testcert.New(t)
 	certFile := filepath.Join(t.TempDir(), "cert.pem")
 	if err := os.WriteFile(certFile, cert, 0o600); err != nil {
 		t.Fatal(err)
@@ -76,8 +53,8 @@ func TestServerTLSConfig(t *testing.T) {
 // HTTPS (HTTP/2 by ALPN) to the server API, a WebSocket over TLS, and a
 // plain-TCP request to a TLS port refused.
 func TestTLSListeners(t *testing.T) {
-	cert, key := selfSigned(t)
-	cert2, key2 := selfSigned(t)
+	cert, key := testcert.New(t)
+	cert2, key2 := testcert.New(t)
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(cert)
 	pool2 := x509.NewCertPool()
@@ -208,6 +185,36 @@ func TestValidateListenerFeatures(t *testing.T) {
 		err := cfg.Validate()
 		if err == nil || !strings.Contains(err.Error(), key) {
 			t.Fatalf("%s: Validate = %v", key, err)
+		}
+	}
+}
+
+// TestClientTLSConfig: engine.redis.tls (and the other client TLS sections)
+// become a tls.Config with the client certificate, the trusted CA, the
+// server name and the explicit opt-out of verification.
+func TestClientTLSConfig(t *testing.T) {
+	cert, key := testcert.New(t)
+	c, err := tlsConfig(config.TLS{Enabled: true, CertPEM: string(cert), KeyPEM: base64.StdEncoding.EncodeToString(key),
+		ServerCAPEM: string(cert), ServerName: "redis.internal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Certificates) != 1 || c.RootCAs == nil || c.ServerName != "redis.internal" || c.InsecureSkipVerify || c.MinVersion != tls.VersionTLS12 {
+		t.Fatalf("config %+v", c)
+	}
+	if c, err := tlsConfig(config.TLS{Enabled: true, InsecureSkipVerify: true}); err != nil || !c.InsecureSkipVerify || len(c.Certificates) != 0 {
+		t.Fatalf("insecure config %+v, %v", c, err)
+	}
+	if c, err := tlsConfig(config.TLS{}); c != nil || err != nil {
+		t.Fatal("disabled TLS must give nil")
+	}
+	for _, bad := range []config.TLS{
+		{Enabled: true, CertPEM: string(cert)},                                                    // no key
+		{Enabled: true, ServerCAPEM: "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----"}, // bad CA
+		{Enabled: true, ServerCAPEM: "/nonexistent/ca.pem"},
+	} {
+		if _, err := tlsConfig(bad); err == nil {
+			t.Fatalf("accepted %+v", bad)
 		}
 	}
 }

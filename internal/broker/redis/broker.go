@@ -238,8 +238,7 @@ func (b *Broker) Publish(ctx context.Context, ch string, data []byte, opts broke
 	defer cancel()
 	withHistory := opts.HistorySize > 0 && opts.HistoryTTL > 0
 	if !withHistory && opts.IdempotencyKey == "" {
-		cmd := s.client.B().Publish().Channel(k.clientChannel(ch)).Message(rueidis.BinaryString(payload)).Build()
-		return broker.PublishResult{}, wrapErr("publish", s.addr, s.client.Do(ctx, cmd).Error())
+		return broker.PublishResult{}, wrapErr("publish", s.addr, s.client.Do(ctx, channelPublish(s, k, ch, payload)).Error())
 	}
 	histSize, histTTL := "0", "0"
 	if withHistory {
@@ -308,8 +307,17 @@ func (b *Broker) publishInfo(ctx context.Context, ch, prefix string, info *broke
 	s, k := b.shardOf(ch)
 	ctx, cancel := b.ioContext(ctx)
 	defer cancel()
-	cmd := s.client.B().Publish().Channel(k.clientChannel(ch)).Message(rueidis.BinaryString(payload)).Build()
-	return wrapErr("publish", s.addr, s.client.Do(ctx, cmd).Error())
+	return wrapErr("publish", s.addr, s.client.Do(ctx, channelPublish(s, k, ch, payload)).Error())
+}
+
+// channelPublish builds the PUBLISH of payload into ch. In a Redis Cluster
+// a PUBLISH may run on any node and reaches subscribers on other nodes
+// through the cluster bus, so two PUBLISHes of one channel sent to
+// different nodes can arrive out of order; every PUBLISH of ch therefore
+// goes to the node owning ch's stream slot, where the history script also
+// publishes. Elsewhere the slot is ignored.
+func channelPublish(s *shard, k keys, ch string, payload []byte) rueidis.Completed {
+	return s.client.B().Publish().Channel(k.clientChannel(ch)).Message(rueidis.BinaryString(payload)).Build().SetSlot(k.stream(ch))
 }
 
 // History reads the stream of ch with one Lua script that also creates the

@@ -56,9 +56,16 @@ func startRedisCluster(t *testing.T) []string {
 	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
-	eventually(t, 20*time.Second, "cluster state ok", func() bool {
-		out, err := exec.Command("redis-cli", "-h", "127.0.0.1", "-p", hostPorts[0][len("127.0.0.1:"):], "cluster", "info").Output()
-		return err == nil && strings.Contains(string(out), "cluster_state:ok")
+	// Every node must see the cluster up (one node reporting ok while
+	// another still answers CLUSTERDOWN made the first test flaky).
+	eventually(t, 20*time.Second, "cluster state ok on every node", func() bool {
+		for _, hp := range hostPorts {
+			out, err := exec.Command("redis-cli", "-h", "127.0.0.1", "-p", hp[len("127.0.0.1:"):], "cluster", "info").Output()
+			if err != nil || !strings.Contains(string(out), "cluster_state:ok") {
+				return false
+			}
+		}
+		return true
 	})
 	return addrs
 }
