@@ -75,6 +75,14 @@ func (c *Config) Validate() error {
 	}
 
 	errs = append(errs, c.HTTPServer.validate()...)
+	for _, r := range []struct {
+		key string
+		on  bool
+	}{{"engine.redis", c.Engine.Redis.HistoryUseLists}, {"broker.redis", c.Broker.Redis.HistoryUseLists}, {"presence_manager.redis", c.PresenceManager.Redis.HistoryUseLists}} {
+		if r.on {
+			errs = append(errs, keyErr(r.key+".history_use_lists", "history in Redis lists is not supported: Herald keeps history in streams (Centrifugo's default); nodes sharing a Redis must use streams too"))
+		}
+	}
 	errs = append(errs, c.validateChannel()...)
 	errs = append(errs, c.validateRPC()...)
 	errs = append(errs, c.validateConsumers()...)
