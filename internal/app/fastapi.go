@@ -47,15 +47,13 @@ func (a *App) serveFastAPI(ln net.Listener, addr string, h http.Handler) net.Lis
 			}
 			other(ctx)
 		},
-		Name:                          "",
-		NoDefaultServerHeader:         true,
-		NoDefaultContentType:          true,
-		DisablePreParseMultipartForm:  true,
-		MaxRequestBodySize:            int(maxBody),
-		ReadBufferSize:                16 << 10,
-		DisableHeaderNamesNormalizing: false,
-		Logger:                        fastLogger{a.log},
-		ErrorHandler:                  fastRequestError,
+		NoDefaultServerHeader:        true,
+		NoDefaultContentType:         true,
+		DisablePreParseMultipartForm: true,
+		MaxRequestBodySize:           int(maxBody),
+		ReadBufferSize:               16 << 10,
+		Logger:                       fastLogger{a.log},
+		ErrorHandler:                 fastRequestError,
 	}
 	a.fast = append(a.fast, fs)
 	a.wg.Go(func() {
