@@ -101,7 +101,10 @@ func (s *Splitter) Serve() error {
 				return nil
 			default:
 			}
-			if ne, ok := err.(net.Error); ok && ne.Timeout() { // as net/http: back off on EMFILE and the like
+			// As net/http: back off and retry on temporary errors (EMFILE
+			// and ENFILE when descriptors run out, ECONNABORTED, ...)
+			// instead of giving up the listener.
+			if te, ok := errors.AsType[temporary](err); ok && te.Temporary() {
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 				select {
 				case <-time.After(delay):
@@ -210,6 +213,14 @@ func (s *Splitter) readHead(c net.Conn, buf []byte) (int, bool) {
 			return n, false
 		}
 	}
+}
+
+// temporary is implemented by the accept errors worth retrying
+// (net.Error's deprecated Temporary, which net/http's accept loop also
+// relies on).
+type temporary interface {
+	error
+	Temporary() bool
 }
 
 var headPool = sync.Pool{New: func() any { return new([headSize]byte) }}

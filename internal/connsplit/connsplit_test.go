@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"testing"
@@ -217,4 +218,39 @@ func TestClose(t *testing.T) {
 	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
 		t.Fatal("listener still accepts after Close")
 	}
+}
+
+// flakyListener fails its first Accepts with EMFILE, as a listener does
+// when the process is out of descriptors, then accepts from ln.
+type flakyListener struct {
+	net.Listener
+	fails int
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	if l.fails > 0 {
+		l.fails--
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	return l.Listener.Accept()
+}
+
+// TestTemporaryAcceptError: running out of descriptors does not stop the
+// listener; connections are accepted again once the error passes.
+func TestTemporaryAcceptError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := connsplit.New(&flakyListener{Listener: ln, fails: 3}, connsplit.Config{FastPrefix: "POST /api"})
+	done := make(chan error, 1)
+	go func() { done <- s.Serve() }()
+	defer func() {
+		_ = s.Close()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	dial(t, ln.Addr().String(), "POST /api/info HTTP/1.1\r\n")
+	accept(t, s.Fast())
 }
