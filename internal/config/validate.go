@@ -13,6 +13,10 @@ var (
 	consumerNameRe  = regexp.MustCompile(`^[a-zA-Z0-9_]{2,}$`)
 )
 
+// errProxies is the error for enabled proxy options: proxies are not
+// implemented yet.
+const errProxies = "proxies are not supported yet"
+
 // ValidNamespaceName reports whether name is a valid channel namespace, RPC
 // namespace or proxy name: ^[-a-zA-Z0-9_.]{2,}$.
 func ValidNamespaceName(name string) bool { return namespaceNameRe.MatchString(name) }
@@ -75,6 +79,25 @@ func (c *Config) Validate() error {
 	}
 
 	errs = append(errs, c.HTTPServer.validate()...)
+	// Features Herald does not have yet: refused rather than silently
+	// ignored, since a configuration relying on them (a connect proxy that
+	// authenticates, an admin UI, a gRPC API) would behave differently.
+	for _, f := range []struct {
+		key, what string
+		on        bool
+	}{
+		{"client.proxy.connect.enabled", "the connect proxy", c.Client.Proxy.Connect.Enabled},
+		{"client.proxy.refresh.enabled", "the refresh proxy", c.Client.Proxy.Refresh.Enabled},
+		{"admin.enabled", "the admin web UI", c.Admin.Enabled},
+		{"grpc_api.enabled", "the gRPC server API", c.GRPCAPI.Enabled},
+		{"webtransport.enabled", "WebTransport", c.WebTransport.Enabled},
+		{"opentelemetry.enabled", "OpenTelemetry tracing", c.OpenTelemetry.Enabled},
+		{"graphite.enabled", "Graphite export", c.Graphite.Enabled},
+	} {
+		if f.on {
+			add(f.key, "%s is not supported yet", f.what)
+		}
+	}
 	for _, r := range []struct {
 		key string
 		on  bool
@@ -244,6 +267,15 @@ func validateChannelOptions(prefix string, o ChannelOptions, defaultMetaTTL Dura
 	if o.SubscribeStreamProxyEnabled && (o.SubscribeProxyEnabled || o.PublishProxyEnabled || o.SubRefreshProxyEnabled) {
 		add("subscribe_stream_proxy_enabled", "cannot be combined with subscribe, publish or sub_refresh proxies")
 	}
+	for _, p := range []struct {
+		key string
+		on  bool
+	}{{"subscribe_proxy_enabled", o.SubscribeProxyEnabled}, {"publish_proxy_enabled", o.PublishProxyEnabled},
+		{"sub_refresh_proxy_enabled", o.SubRefreshProxyEnabled}, {"subscribe_stream_proxy_enabled", o.SubscribeStreamProxyEnabled}} {
+		if p.on {
+			add(p.key, errProxies)
+		}
+	}
 	// Map iteration above is unordered; keep the report stable.
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errs
@@ -265,6 +297,9 @@ func (c *Config) validateRPC() []error {
 	if w := c.RPC.WithoutNamespace; w.ProxyEnabled && w.ProxyName != "" && !proxyNames[w.ProxyName] {
 		add("rpc.without_namespace.proxy_name", "proxy %q is not defined in proxies", w.ProxyName)
 	}
+	if c.RPC.WithoutNamespace.ProxyEnabled {
+		add("rpc.without_namespace.proxy_enabled", errProxies)
+	}
 	seen := map[string]bool{}
 	for i, ns := range c.RPC.Namespaces {
 		switch {
@@ -276,6 +311,9 @@ func (c *Config) validateRPC() []error {
 		seen[ns.Name] = true
 		if ns.ProxyEnabled && ns.ProxyName != "" && !proxyNames[ns.ProxyName] {
 			add(fmt.Sprintf("rpc.namespaces[%s].proxy_name", ns.Name), "proxy %q is not defined in proxies", ns.ProxyName)
+		}
+		if ns.ProxyEnabled {
+			add(fmt.Sprintf("rpc.namespaces[%s].proxy_enabled", ns.Name), errProxies)
 		}
 	}
 	return errs

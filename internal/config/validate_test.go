@@ -76,7 +76,11 @@ func TestValidate(t *testing.T) {
 		{"proxy named", func(c *config.Config) {
 			c.Proxies = []config.NamedProxy{{Name: "backend"}}
 			withNamespace(config.ChannelOptions{PublishProxyEnabled: true, PublishProxyName: "backend"})(c)
-		}, ""},
+		}, "channel.namespaces[chat].publish_proxy_enabled: proxies are not supported yet"},
+		{"connect proxy", func(c *config.Config) { c.Client.Proxy.Connect.Enabled = true }, "client.proxy.connect.enabled: the connect proxy is not supported yet"},
+		{"admin", func(c *config.Config) { c.Admin.Enabled = true }, "admin.enabled: the admin web UI is not supported yet"},
+		{"grpc api", func(c *config.Config) { c.GRPCAPI.Enabled = true; c.GRPCAPI.Port = 10000 }, "grpc_api.enabled: the gRPC server API is not supported yet"},
+		{"rpc proxy", func(c *config.Config) { c.RPC.WithoutNamespace.ProxyEnabled = true }, "rpc.without_namespace.proxy_enabled: proxies are not supported yet"},
 		{"proxy default reserved", func(c *config.Config) { c.Proxies = []config.NamedProxy{{Name: "default"}} }, "proxies[0].name"},
 		{"stream proxy exclusive", withNamespace(config.ChannelOptions{SubscribeStreamProxyEnabled: true, SubscribeProxyEnabled: true}), "subscribe_stream_proxy_enabled"},
 		{"empty boundary", func(c *config.Config) { c.Channel.NamespaceBoundary = "" }, "channel.namespace_boundary"},
