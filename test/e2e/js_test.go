@@ -116,3 +116,32 @@ func TestCentrifugeJS(t *testing.T) {
 		})
 	}
 }
+
+// TestCentJSAPI runs js/api.mjs: the server API driven by cent.js (the npm
+// package "cent.js", a Centrifugo HTTP API client written by others, over
+// Node's fetch, so through the API fast lane) while centrifuge-js observes
+// the publications, unsubscribe and disconnect it causes.
+func TestCentJSAPI(t *testing.T) {
+	t.Parallel()
+	node := requireNode(t)
+	s := startServer(t)
+	const user, channel = "cent-user", "chat:cent"
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "api.mjs")
+	cmd.Dir = jsDir(t)
+	cmd.Env = append(os.Environ(),
+		"HERALD_WS_URL="+s.WSURL(),
+		"HERALD_API_URL="+s.URL("/api"),
+		"HERALD_API_KEY="+testAPIKey,
+		"HERALD_TOKEN="+connToken(t, user, nil),
+		"HERALD_USER="+user,
+		"HERALD_CHANNEL="+channel,
+	)
+	var stdout, stderr logBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil || !strings.HasPrefix(stdout.String(), "OK ") {
+		t.Fatalf("api.mjs: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	t.Log(strings.TrimSpace(stdout.String()))
+}
