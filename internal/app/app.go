@@ -41,21 +41,23 @@ const Version = "0.1.0"
 
 // App is a running Herald server.
 type App struct {
-	cfg      config.Config
-	log      *slog.Logger
-	node     *engine.Node
-	api      *httpapi.Handler
-	apiMux   *http.ServeMux // the mux serving the API: its listener gets the fast lane
-	servers  []*http.Server
-	fast     []*fasthttp.Server // server-API fast lanes (fastapi.go)
-	addrs    []net.Addr
-	wg       sync.WaitGroup
-	shutOnce sync.Once
-	shutErr  error
-	limiter  *connectionLimiter
-	ws       *websocket.Handler // nil when websocket.disabled
-	uniGRPC  *unigrpc.Server    // uni_grpc listener (issue 4); nil when disabled
-	demo     bool               // serve the demo page at /demo/ (development mode)
+	cfg       config.Config
+	log       *slog.Logger
+	node      *engine.Node
+	api       *httpapi.Handler
+	apiMux    *http.ServeMux // the mux serving the API: its listener gets the fast lane
+	wsMux     *http.ServeMux // the mux serving WebSockets: its listener upgrades directly
+	wsHandler http.Handler   // the WebSocket endpoint (behind the connection limits)
+	servers   []*http.Server
+	fast      []*fasthttp.Server // server-API fast lanes (fastapi.go)
+	addrs     []net.Addr
+	wg        sync.WaitGroup
+	shutOnce  sync.Once
+	shutErr   error
+	limiter   *connectionLimiter
+	ws        *websocket.Handler // nil when websocket.disabled
+	uniGRPC   *unigrpc.Server    // uni_grpc listener (issue 4); nil when disabled
+	demo      bool               // serve the demo page at /demo/ (development mode)
 }
 
 // New builds an App from a validated configuration.
@@ -173,13 +175,13 @@ func (a *App) listen(addr string, h http.Handler, tlsCfg *tls.Config) error {
 	}
 	a.servers = append(a.servers, srv)
 	a.addrs = append(a.addrs, ln.Addr())
-	switch mux, _ := h.(*http.ServeMux); {
-	case tlsCfg != nil:
+	if tlsCfg != nil {
 		// net/http serves HTTP/2 and sets Request.TLS only on connections
 		// it sees as *tls.Conn, so a TLS listener is not split.
 		ln = tls.NewListener(ln, tlsCfg)
-	case mux == a.apiMux:
-		ln = a.serveFastAPI(ln, addr, h)
+	} else {
+		mux, _ := h.(*http.ServeMux)
+		ln = a.split(ln, addr, h, mux != nil && mux == a.apiMux, mux != nil && mux == a.wsMux)
 	}
 	a.wg.Add(1)
 	go func() {
@@ -217,8 +219,10 @@ func (a *App) handlers() (external *http.ServeMux, internal *http.ServeMux) {
 			WriteBufferSize:  cfg.WebSocket.WriteBufferSize,
 			AllowedOrigins:   cfg.Client.AllowedOrigins,
 		}, a.log)
-		external.Handle(cfg.WebSocket.HandlerPrefix, a.limiter.wrap(ws))
+		a.wsHandler = a.limiter.wrap(ws)
+		external.Handle(cfg.WebSocket.HandlerPrefix, a.wsHandler)
 		a.ws = ws
+		a.wsMux = external
 	}
 	a.mountStreamTransports(external) // issue 4: HTTP-streaming, SSE, /emulation, uni_*
 	if !cfg.HTTPAPI.Disabled {

@@ -14,24 +14,51 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/heraldrt/herald/internal/connsplit"
+	"github.com/heraldrt/herald/internal/transport/websocket"
 )
 
-// serveFastAPI splits ln (the listener serving the server API, whose
-// net/http handler is h): connections that open with a server-API request
-// are served by a fasthttp server, which costs a fraction of net/http per
-// request (docs/benchmarks.md); it returns the listener of every other
-// connection, for net/http. A fast-lane connection that later asks for a
-// path outside the API is answered by h through an adaptor, so a backend
-// may share one keep-alive connection between /api and, say, /health.
+// split shares ln, a plain-TCP listener whose net/http handler is h, and
+// returns the listener of the connections net/http serves. When api is
+// set, connections that open with a server-API request are served by a
+// fasthttp server, which costs a fraction of net/http per request
+// (docs/benchmarks.md); a fast-lane connection that later asks for a path
+// outside the API is answered by h through an adaptor, so a backend may
+// share one keep-alive connection between /api and, say, /health. When ws
+// is set, connections that open with the WebSocket upgrade request are
+// upgraded without net/http's per-connection state
+// (websocket.ServeConn). With neither, ln is returned as it is.
 //
-// With the API at the root path ("/") nothing is split: every POST would
-// look like an API call.
-func (a *App) serveFastAPI(ln net.Listener, addr string, h http.Handler) net.Listener {
+// With the API at the root path ("/") the API is not split off: every POST
+// would look like an API call.
+func (a *App) split(ln net.Listener, addr string, h http.Handler, api, ws bool) net.Listener {
 	prefix := strings.TrimRight(a.cfg.HTTPAPI.HandlerPrefix, "/")
-	if prefix == "" {
+	api = api && prefix != ""
+	if !api && !ws {
 		return ln
 	}
-	split := connsplit.New(ln, connsplit.Config{FastPrefix: "POST " + prefix})
+	cfg := connsplit.Config{}
+	if ws {
+		cfg.DirectPrefix = "GET " + a.cfg.WebSocket.HandlerPrefix
+		cfg.Direct = func(c *connsplit.Conn) { websocket.ServeConn(a.wsHandler, c, a.log) }
+	}
+	if api {
+		cfg.FastPrefix = "POST " + prefix
+	}
+	split := connsplit.New(ln, cfg)
+	a.wg.Go(func() {
+		if err := split.Serve(); err != nil {
+			a.log.Error("http listener", "addr", addr, "error", err)
+		}
+	})
+	if api {
+		a.serveFastAPI(split.Fast(), addr, h, prefix)
+	}
+	return split.Slow()
+}
+
+// serveFastAPI serves the server API on ln with fasthttp; other paths are
+// answered by h through an adaptor.
+func (a *App) serveFastAPI(ln net.Listener, addr string, h http.Handler, prefix string) {
 	maxBody := a.api.MaxBodySize()
 	if maxBody <= 0 || maxBody > math.MaxInt32 {
 		maxBody = math.MaxInt32
@@ -57,16 +84,10 @@ func (a *App) serveFastAPI(ln net.Listener, addr string, h http.Handler) net.Lis
 	}
 	a.fast = append(a.fast, fs)
 	a.wg.Go(func() {
-		if err := split.Serve(); err != nil {
-			a.log.Error("http listener", "addr", addr, "error", err)
-		}
-	})
-	a.wg.Go(func() {
-		if err := fs.Serve(split.Fast()); err != nil {
+		if err := fs.Serve(ln); err != nil {
 			a.log.Error("server API fast lane", "addr", addr, "error", err)
 		}
 	})
-	return split.Slow()
 }
 
 // fastRequestError answers a request fasthttp could not read: 413 for a

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -36,8 +37,16 @@ type Config struct {
 	// FastPrefix selects the connections of the fast listener: those whose
 	// first bytes are FastPrefix followed by '/', '?' or ' ' (so "POST /api"
 	// takes "POST /api/publish" and "POST /api HTTP/1.1", not
-	// "POST /apix"). Empty sends every connection to the slow listener.
+	// "POST /apix"). Empty selects none.
 	FastPrefix string
+	// DirectPrefix selects the connections handed to Direct: those whose
+	// first bytes are DirectPrefix followed by '?' or ' ' (an exact path,
+	// as "GET /connection/websocket"). Empty, or a nil Direct, selects none.
+	DirectPrefix string
+	// Direct serves a connection selected by DirectPrefix, on the goroutine
+	// that classified it; it owns the connection. Serve waits for it, and
+	// Close closes the connection while Direct runs.
+	Direct func(*Conn)
 	// Timeout bounds the wait for the first bytes of a connection; a
 	// connection that sends nothing in time is closed, one that sent too
 	// few bytes to decide goes to the slow listener (whose server answers
@@ -49,7 +58,8 @@ type Config struct {
 // fast or its slow listener. Create it with New and run Serve.
 type Splitter struct {
 	ln      net.Listener
-	prefix  []byte
+	routes  []route
+	direct  func(*Conn)
 	timeout time.Duration
 	fast    *listener
 	slow    *listener
@@ -69,14 +79,52 @@ func New(ln net.Listener, cfg Config) *Splitter {
 	}
 	s := &Splitter{
 		ln:      ln,
-		prefix:  []byte(cfg.FastPrefix),
+		direct:  cfg.Direct,
 		timeout: cfg.Timeout,
 		done:    make(chan struct{}),
 		pending: make(map[net.Conn]struct{}),
 	}
 	s.fast = &listener{s: s, ch: make(chan net.Conn)}
 	s.slow = &listener{s: s, ch: make(chan net.Conn)}
+	if cfg.FastPrefix != "" {
+		s.routes = append(s.routes, route{prefix: []byte(cfg.FastPrefix), ends: "/? ", to: toFast})
+	}
+	if cfg.DirectPrefix != "" && cfg.Direct != nil {
+		s.routes = append(s.routes, route{prefix: []byte(cfg.DirectPrefix), ends: "? ", to: toDirect})
+	}
 	return s
+}
+
+// A route selects connections whose head is prefix followed by one of the
+// bytes of ends.
+type route struct {
+	prefix []byte
+	ends   string
+	to     destination
+}
+
+type destination int
+
+const (
+	toSlow destination = iota
+	toFast
+	toDirect
+)
+
+// match reports whether head selects r (yes), cannot (no), or is too short
+// to tell.
+func (r route) match(head []byte) (yes, no bool) {
+	k := min(len(head), len(r.prefix))
+	if !bytes.Equal(head[:k], r.prefix[:k]) {
+		return false, true
+	}
+	if len(head) <= len(r.prefix) {
+		return false, false
+	}
+	if strings.IndexByte(r.ends, head[len(r.prefix)]) >= 0 {
+		return true, false
+	}
+	return false, true
 }
 
 // Fast returns the listener of the connections that start with the fast
@@ -164,53 +212,54 @@ func (s *Splitter) untrack(c net.Conn) {
 	s.mu.Unlock()
 }
 
-// classify reads the first bytes of c and hands it to a listener.
+// classify reads the first bytes of c and hands it to a listener or to
+// Direct.
 func (s *Splitter) classify(c net.Conn) {
 	defer s.untrack(c)
 	buf := headPool.Get().(*[headSize]byte)
-	n, fast := s.readHead(c, buf[:])
+	n, to := s.readHead(c, buf[:])
 	if n == 0 {
 		headPool.Put(buf)
 		_ = c.Close()
 		return
 	}
 	hc := &Conn{Conn: c, buf: buf, head: buf[:n]}
-	to := s.slow
-	if fast {
-		to = s.fast
+	if to == toDirect {
+		// Still tracked while Direct runs, so that Close ends a request
+		// that is being read (and a connection Direct serves to its end).
+		s.direct(hc)
+		return
+	}
+	l := s.slow
+	if to == toFast {
+		l = s.fast
 	}
 	select {
-	case to.ch <- hc:
+	case l.ch <- hc:
 	case <-s.done:
 		_ = hc.Close()
 	}
 }
 
-// readHead reads from c until it can tell whether c starts with the fast
-// prefix (or fails). It returns the number of bytes read into buf.
-func (s *Splitter) readHead(c net.Conn, buf []byte) (int, bool) {
+// readHead reads from c until its first bytes select a route or none can
+// (or reading fails). It returns the number of bytes read into buf.
+func (s *Splitter) readHead(c net.Conn, buf []byte) (int, destination) {
 	_ = c.SetReadDeadline(time.Now().Add(s.timeout))
 	defer func() { _ = c.SetReadDeadline(time.Time{}) }()
-	need := len(s.prefix) + 1
 	n := 0
 	for {
 		m, err := c.Read(buf[n:])
 		n += m
-		if len(s.prefix) == 0 {
-			return n, false
-		}
-		if k := min(n, len(s.prefix)); !bytes.Equal(buf[:k], s.prefix[:k]) {
-			return n, false
-		}
-		if n >= need {
-			switch buf[len(s.prefix)] {
-			case '/', '?', ' ':
-				return n, true
+		undecided := false
+		for _, r := range s.routes {
+			yes, no := r.match(buf[:n])
+			if yes {
+				return n, r.to
 			}
-			return n, false
+			undecided = undecided || !no
 		}
-		if err != nil || n == len(buf) {
-			return n, false
+		if !undecided || err != nil || n == len(buf) {
+			return n, toSlow
 		}
 	}
 }

@@ -1,0 +1,143 @@
+package websocket
+
+import (
+	"bufio"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+)
+
+// Limits of a request served by ServeConn, as net/http's defaults.
+const (
+	directHeaderTimeout = 10 * time.Second
+	directMaxHeader     = 1 << 20
+)
+
+// ServeConn reads one HTTP/1.1 request from nc, a connection accepted
+// without an HTTP server (see internal/connsplit), and serves it with h,
+// which is expected to upgrade it: a Handler, possibly behind middleware
+// that may refuse the request. This skips net/http's per-connection server
+// state, whose buffers are never reused after a hijack (about 7 KiB of
+// garbage per WebSocket connection). Requests h answers without hijacking
+// get their response and the connection is closed; malformed requests get
+// 400 (431 for headers over 1 MiB), as from net/http; a panic in h is
+// logged and closes the connection, as in net/http.
+func ServeConn(h http.Handler, nc net.Conn, logger *slog.Logger) {
+	defer func() {
+		if p := recover(); p != nil {
+			logger.Error("websocket: panic serving a connection", "remote_addr", nc.RemoteAddr().String(), "panic", p, "stack", string(debug.Stack()))
+			_ = nc.Close()
+		}
+	}()
+	// A small reader: the request is usually in the bytes the splitter
+	// read first, and after a hijack the reader is the handler's (gorilla
+	// may keep reading through it), so it is not pooled.
+	lr := &io.LimitedReader{R: nc, N: directMaxHeader}
+	br := bufio.NewReaderSize(lr, 512)
+	_ = nc.SetReadDeadline(time.Now().Add(directHeaderTimeout))
+	req, err := http.ReadRequest(br)
+	_ = nc.SetReadDeadline(time.Time{})
+	if err != nil {
+		status := http.StatusBadRequest
+		if lr.N <= 0 {
+			status = http.StatusRequestHeaderFieldsTooLarge
+		}
+		writeStatus(nc, status)
+		_ = nc.Close()
+		return
+	}
+	lr.N = 1<<63 - 1 // the rest is the WebSocket stream
+	req.RemoteAddr = nc.RemoteAddr().String()
+	w := &directWriter{nc: nc, br: br, header: make(http.Header)}
+	h.ServeHTTP(w, req)
+	if w.hijacked {
+		return // the connection and br belong to the handler now
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	_ = w.flush()
+	_ = nc.Close()
+}
+
+// writeStatus writes a bare error response, as net/http answers requests it
+// cannot parse.
+func writeStatus(nc net.Conn, status int) {
+	text := http.StatusText(status)
+	_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = io.WriteString(nc, "HTTP/1.1 "+strconv.Itoa(status)+" "+text+
+		"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"+strconv.Itoa(status)+" "+text)
+}
+
+// directWriter is the http.ResponseWriter of ServeConn: a response buffered
+// until the handler returns (a refused upgrade is a short error), or a
+// hijack handing over the connection.
+type directWriter struct {
+	nc          net.Conn
+	br          *bufio.Reader
+	header      http.Header
+	status      int
+	body        []byte
+	wroteHeader bool
+	hijacked    bool
+}
+
+func (w *directWriter) Header() http.Header { return w.header }
+
+func (w *directWriter) WriteHeader(status int) {
+	if w.wroteHeader || w.hijacked {
+		return
+	}
+	w.wroteHeader = true
+	w.status = status
+}
+
+func (w *directWriter) Write(p []byte) (int, error) {
+	if w.hijacked {
+		return 0, http.ErrHijacked
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	w.body = append(w.body, p...)
+	return len(p), nil
+}
+
+// Hijack hands over the connection with the reader holding any bytes the
+// client sent after the request, and a writer straight to the connection.
+func (w *directWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w.hijacked {
+		return nil, nil, http.ErrHijacked
+	}
+	w.hijacked = true
+	return w.nc, bufio.NewReadWriter(w.br, bufio.NewWriterSize(w.nc, 64)), nil
+}
+
+// flush writes the buffered response, with Connection: close.
+func (w *directWriter) flush() error {
+	buf := make([]byte, 0, 256+len(w.body))
+	buf = append(buf, "HTTP/1.1 "...)
+	buf = strconv.AppendInt(buf, int64(w.status), 10)
+	buf = append(buf, ' ')
+	buf = append(buf, http.StatusText(w.status)...)
+	buf = append(buf, "\r\n"...)
+	w.header.Del("Connection")
+	w.header.Set("Content-Length", strconv.Itoa(len(w.body)))
+	for k, vs := range w.header {
+		for _, v := range vs {
+			buf = append(buf, k...)
+			buf = append(buf, ": "...)
+			buf = append(buf, v...)
+			buf = append(buf, "\r\n"...)
+		}
+	}
+	buf = append(buf, "Connection: close\r\n\r\n"...)
+	buf = append(buf, w.body...)
+	_ = w.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, err := w.nc.Write(buf)
+	return err
+}

@@ -1,0 +1,137 @@
+package websocket_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/heraldrt/herald/internal/engine"
+	"github.com/heraldrt/herald/internal/protocol"
+	ws "github.com/heraldrt/herald/internal/transport/websocket"
+)
+
+// serveDirect accepts connections on a loopback listener and serves each
+// with ws.ServeConn(h); everything is stopped at the end of the test.
+func serveDirect(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() { ws.ServeConn(h, c, slog.New(slog.DiscardHandler)) })
+		}
+	})
+	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
+	return ln.Addr().String()
+}
+
+// rawRequest sends req on a new connection and returns the response and
+// whether the server closed the connection afterwards.
+func rawRequest(t *testing.T, addr, req string) (*http.Response, string, bool) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(waitTimeout))
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("%q: %v", req, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_, err = br.ReadByte()
+	return resp, string(body), err == io.EOF
+}
+
+// TestServeConn: a WebSocket served without an HTTP server upgrades, runs a
+// session (frames both ways) and closes cleanly; refused and malformed
+// requests get their status and a closed connection; a panicking handler
+// does not take the process down.
+func TestServeConn(t *testing.T) {
+	sessions := make(chan engine.Transport, 4)
+	h := ws.NewHandler(func(_ context.Context, tr engine.Transport) (ws.Session, error) {
+		sessions <- tr
+		return &fakeSession{t: tr, frames: make(chan []byte, 8), closes: make(chan protocol.Disconnect, 1)}, nil
+	}, ws.Config{CloseTimeout: 500 * time.Millisecond}, nil)
+	t.Cleanup(func() { _ = h.Close() })
+	mux := http.NewServeMux()
+	mux.Handle("/connection/websocket", h)
+	mux.HandleFunc("/panic", func(http.ResponseWriter, *http.Request) { panic("boom") })
+	addr := serveDirect(t, mux)
+
+	// A real client upgrades, with the subprotocol negotiated.
+	d := websocket.Dialer{HandshakeTimeout: waitTimeout, Subprotocols: []string{"centrifuge-protobuf"}}
+	c, resp, err := d.Dial("ws://"+addr+"/connection/websocket?cf_protocol=protobuf", nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer c.Close()
+	if resp.StatusCode != http.StatusSwitchingProtocols || c.Subprotocol() != "centrifuge-protobuf" {
+		t.Fatalf("handshake %d, subprotocol %q", resp.StatusCode, c.Subprotocol())
+	}
+	tr := recv(t, sessions, "session")
+	if tr.Protocol() != protocol.TypeProtobuf {
+		t.Fatalf("protocol %v", tr.Protocol())
+	}
+	if err := tr.WriteMany([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
+	if _, msg, err := c.ReadMessage(); err != nil || string(msg) != "\x05hello" {
+		t.Fatalf("server frame %q, %v", msg, err)
+	}
+
+	for _, tc := range []struct {
+		name, req string
+		status    int
+		body      string
+	}{
+		{"no upgrade headers", "GET /connection/websocket HTTP/1.1\r\nHost: x\r\n\r\n", http.StatusBadRequest, ""},
+		{"bad key", "GET /connection/websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: nope\r\n\r\n", http.StatusBadRequest, ""},
+		{"other origin", "GET /connection/websocket HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", http.StatusForbidden, ""},
+		{"garbage", "\x00\x01\x02 garbage\r\n\r\n", http.StatusBadRequest, "400 Bad Request"},
+		{"header over 1 MiB", "GET /connection/websocket HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 1<<20+10) + "\r\n\r\n", http.StatusRequestHeaderFieldsTooLarge, ""},
+		{"not found", "GET /other HTTP/1.1\r\nHost: x\r\n\r\n", http.StatusNotFound, "404 page not found\n"},
+	} {
+		resp, body, closed := rawRequest(t, addr, tc.req)
+		if resp.StatusCode != tc.status || (tc.body != "" && body != tc.body) || !closed {
+			t.Fatalf("%s: %d %q closed=%v, want %d %q closed", tc.name, resp.StatusCode, body, closed, tc.status, tc.body)
+		}
+	}
+
+	// A panic in the handler closes that connection only.
+	if c, err := net.Dial("tcp", addr); err != nil {
+		t.Fatal(err)
+	} else {
+		_ = c.SetDeadline(time.Now().Add(waitTimeout))
+		_, _ = io.WriteString(c, "GET /panic HTTP/1.1\r\nHost: x\r\n\r\n")
+		if _, err := c.Read(make([]byte, 1)); err == nil {
+			t.Fatal("panicking handler answered")
+		}
+		_ = c.Close()
+	}
+	if err := c.WriteMessage(websocket.BinaryMessage, []byte("\x02hi")); err != nil {
+		t.Fatalf("first connection after a panic elsewhere: %v", err)
+	}
+}
