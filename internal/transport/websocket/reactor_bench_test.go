@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,8 +12,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/heraldrt/herald/internal/engine"
 	"github.com/heraldrt/herald/internal/protocol"
@@ -134,37 +131,10 @@ var _ http.Handler = (*ws.Handler)(nil)
 // vectored write path) to a real loopback client that discards what it
 // reads.
 func BenchmarkWriteManyLarge(b *testing.B) {
-	ts := newTestServer(b, ws.Config{}, withOnFrame(func(*fakeSession, []byte) bool { return true }))
-	c := ts.dial(b, "", nil)
-	_ = c.SetReadDeadline(time.Time{})
-	readerDone := make(chan struct{})
-	go func() {
-		defer close(readerDone)
-		for {
-			_, r, err := c.NextReader()
-			if err != nil {
-				return
-			}
-			if _, err := io.Copy(io.Discard, r); err != nil {
-				return
-			}
-		}
-	}()
-	s := ts.session(b)
 	msgs := make([][]byte, 16)
 	for i := range msgs {
 		msgs[i] = bytes.Repeat([]byte{'x'}, 4096)
 	}
-	b.SetBytes(16 * 4096)
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := s.t.WriteMany(msgs...); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	_ = c.Close()
-	<-readerDone
+	benchmarkWriteMany(b, "", msgs)
 }
 
-var _ *websocket.Conn

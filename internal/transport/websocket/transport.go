@@ -139,24 +139,13 @@ func (c *conn) WriteMany(msgs ...[]byte) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	size := 0
-	for _, m := range msgs {
-		size += len(m)
-	}
-	opcode := byte(opText)
-	if c.proto == protocol.TypeProtobuf {
-		opcode = opBinary
-		for _, m := range msgs {
-			size += uvarintLen(uint64(len(m)))
-		}
-	} else {
-		size += len(msgs) - 1
-	}
-
+	opcode, size := c.frameSize(msgs)
 	err := c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout))
 	if err == nil {
 		if size <= copyLimit {
-			err = c.writeCopy(opcode, size, msgs)
+			bp := encodeFrame(opcode, size, msgs)
+			_, err = c.nc.Write(*bp)
+			putBuf(bp)
 		} else {
 			err = c.writeVectored(opcode, size, msgs)
 		}
@@ -186,7 +175,8 @@ func (c *conn) TryWriteMany(msgs ...[]byte) (bool, error) {
 	if c.writeErr != nil {
 		return false, c.writeErr
 	}
-	bp := c.frame(msgs)
+	opcode, size := c.frameSize(msgs)
+	bp := encodeFrame(opcode, size, msgs)
 	b := *bp
 	if c.out != nil || c.rc == nil {
 		c.keepLocked(bp, b)
@@ -206,21 +196,28 @@ func (c *conn) TryWriteMany(msgs ...[]byte) (bool, error) {
 	return false, nil
 }
 
-// frame encodes msgs as one WebSocket message in a pooled buffer.
-func (c *conn) frame(msgs [][]byte) *[]byte {
-	size := 0
+// frameSize returns the opcode and payload size of msgs as one message:
+// for JSON the messages joined by '\n', for Protobuf each prefixed by its
+// uvarint length.
+func (c *conn) frameSize(msgs [][]byte) (opcode byte, size int) {
 	for _, m := range msgs {
 		size += len(m)
 	}
-	opcode := byte(opText)
 	if c.proto == protocol.TypeProtobuf {
-		opcode = opBinary
 		for _, m := range msgs {
 			size += uvarintLen(uint64(len(m)))
 		}
-	} else if len(msgs) > 0 {
+		return opBinary, size
+	}
+	if len(msgs) > 0 {
 		size += len(msgs) - 1
 	}
+	return opText, size
+}
+
+// encodeFrame encodes msgs as one WebSocket message (header included) of
+// the given opcode and payload size (from frameSize) in a pooled buffer.
+func encodeFrame(opcode byte, size int, msgs [][]byte) *[]byte {
 	bp := getBuf(size + 10)
 	b := (*bp)[:10]
 	b = b[:putHeader(b, opcode, size)]
@@ -295,25 +292,6 @@ func (c *conn) writeNonBlocking(b []byte) (int, error) {
 		return n, werr
 	}
 	return n, err
-}
-
-// writeCopy writes the frame from one pooled buffer.
-func (c *conn) writeCopy(opcode byte, size int, msgs [][]byte) error {
-	bp := getBuf(size + 10)
-	b := (*bp)[:10]
-	b = b[:putHeader(b, opcode, size)]
-	for i, m := range msgs {
-		if opcode == opBinary {
-			b = binary.AppendUvarint(b, uint64(len(m)))
-		} else if i > 0 {
-			b = append(b, '\n')
-		}
-		b = append(b, m...)
-	}
-	_, err := c.nc.Write(b)
-	*bp = b
-	putBuf(bp)
-	return err
 }
 
 // writeVectored writes the frame with writev, without copying the messages.

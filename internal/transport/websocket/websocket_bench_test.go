@@ -13,7 +13,7 @@ import (
 
 // benchmarkWriteMany measures WriteMany of 16 messages per frame to a real
 // loopback client that discards what it reads.
-func benchmarkWriteMany(b *testing.B, subprotocol string) {
+func benchmarkWriteMany(b *testing.B, subprotocol string, msgs [][]byte) {
 	ts := newTestServer(b, ws.Config{}, withOnFrame(func(*fakeSession, []byte) bool { return true }))
 	var c *websocket.Conn
 	if subprotocol == "" {
@@ -36,12 +36,11 @@ func benchmarkWriteMany(b *testing.B, subprotocol string) {
 		}
 	}()
 	s := ts.session(b)
-	msg := []byte(`{"push":{"channel":"news","pub":{"data":{"text":"hello, world","n":12345},"offset":42}}}`)
-	msgs := make([][]byte, 16)
-	for i := range msgs {
-		msgs[i] = bytes.Clone(msg)
+	size := 0
+	for _, m := range msgs {
+		size += len(m)
 	}
-	b.SetBytes(int64(16 * len(msg)))
+	b.SetBytes(int64(size))
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := s.t.WriteMany(msgs...); err != nil {
@@ -53,8 +52,20 @@ func benchmarkWriteMany(b *testing.B, subprotocol string) {
 	<-readerDone
 }
 
+// pushMessages returns 16 copies of a typical publication push.
+func pushMessages() [][]byte {
+	msg := []byte(`{"push":{"channel":"news","pub":{"data":{"text":"hello, world","n":12345},"offset":42}}}`)
+	msgs := make([][]byte, 16)
+	for i := range msgs {
+		msgs[i] = bytes.Clone(msg)
+	}
+	return msgs
+}
+
 // BenchmarkWriteManyJSON writes 16 JSON messages per text frame.
-func BenchmarkWriteManyJSON(b *testing.B) { benchmarkWriteMany(b, "") }
+func BenchmarkWriteManyJSON(b *testing.B) { benchmarkWriteMany(b, "", pushMessages()) }
 
 // BenchmarkWriteManyProtobuf writes 16 varint-prefixed messages per binary frame.
-func BenchmarkWriteManyProtobuf(b *testing.B) { benchmarkWriteMany(b, ws.SubprotocolProtobuf) }
+func BenchmarkWriteManyProtobuf(b *testing.B) {
+	benchmarkWriteMany(b, ws.SubprotocolProtobuf, pushMessages())
+}
