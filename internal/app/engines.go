@@ -1,14 +1,8 @@
 package app
 
 import (
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"strings"
 
 	"github.com/heraldrt/herald/internal/broker"
 	"github.com/heraldrt/herald/internal/broker/memory"
@@ -95,85 +89,3 @@ func redisOptions(c config.RedisEngine, logger *slog.Logger) (redisbroker.Option
 	}, nil
 }
 
-// tlsConfig builds a client TLS configuration; nil when not enabled. PEM
-// values may be a file path, raw PEM or base64-encoded PEM.
-func tlsConfig(t config.TLS) (*tls.Config, error) {
-	if !t.Enabled {
-		return nil, nil
-	}
-	c := &tls.Config{InsecureSkipVerify: t.InsecureSkipVerify, ServerName: t.ServerName, MinVersion: tls.VersionTLS12} //nolint:gosec // explicit opt-in
-	if t.CertPEM != "" || t.KeyPEM != "" {
-		cert, err := pemValue(t.CertPEM)
-		if err != nil {
-			return nil, fmt.Errorf("cert_pem: %w", err)
-		}
-		key, err := pemValue(t.KeyPEM)
-		if err != nil {
-			return nil, fmt.Errorf("key_pem: %w", err)
-		}
-		pair, err := tls.X509KeyPair(cert, key)
-		if err != nil {
-			return nil, fmt.Errorf("cert_pem/key_pem: %w", err)
-		}
-		c.Certificates = []tls.Certificate{pair}
-	}
-	if t.ServerCAPEM != "" {
-		ca, err := pemValue(t.ServerCAPEM)
-		if err != nil {
-			return nil, fmt.Errorf("server_ca_pem: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(ca) {
-			return nil, errors.New("server_ca_pem: no certificate found")
-		}
-		c.RootCAs = pool
-	}
-	return c, nil
-}
-
-// serverTLSConfig builds a server TLS configuration; nil when not enabled.
-// client_ca_pem turns on mutual TLS.
-func serverTLSConfig(t config.TLS) (*tls.Config, error) {
-	if !t.Enabled {
-		return nil, nil
-	}
-	cert, err := pemValue(t.CertPEM)
-	if err != nil {
-		return nil, fmt.Errorf("cert_pem: %w", err)
-	}
-	key, err := pemValue(t.KeyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("key_pem: %w", err)
-	}
-	pair, err := tls.X509KeyPair(cert, key)
-	if err != nil {
-		return nil, fmt.Errorf("cert_pem/key_pem: %w", err)
-	}
-	c := &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
-	if t.ClientCAPEM != "" {
-		ca, err := pemValue(t.ClientCAPEM)
-		if err != nil {
-			return nil, fmt.Errorf("client_ca_pem: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(ca) {
-			return nil, errors.New("client_ca_pem: no certificate found")
-		}
-		c.ClientCAs = pool
-		c.ClientAuth = tls.RequireAndVerifyClientCert
-	}
-	return c, nil
-}
-
-func pemValue(v string) ([]byte, error) {
-	switch {
-	case strings.Contains(v, "-----BEGIN"):
-		return []byte(v), nil
-	case v == "":
-		return nil, errors.New("empty")
-	}
-	if b, err := base64.StdEncoding.DecodeString(v); err == nil && strings.Contains(string(b), "-----BEGIN") {
-		return b, nil
-	}
-	return os.ReadFile(v)
-}
