@@ -371,7 +371,7 @@ func (c *Client) close(d protocol.Disconnect) {
 	subs := c.subs
 	c.subs = nil
 	for _, sub := range subs {
-		sub.live = false
+		sub.live = false // as removeSubLocked, for the whole map
 	}
 	for _, t := range []*time.Timer{c.staleTimer, c.expireTimer, c.closeTimer} {
 		if t != nil {
@@ -431,13 +431,32 @@ func (c *Client) clientInfo(chanInfo []byte) *broker.ClientInfo {
 	return &broker.ClientInfo{User: c.user, Client: c.id, ConnInfo: c.connInfo, ChanInfo: chanInfo}
 }
 
+// addSubLocked records sub as the subscription of ch. With removeSubLocked
+// it keeps sub.live equal to c.subs[ch] == sub, which the delivery path
+// reads without a map lookup. Precondition: c.mu held.
+func (c *Client) addSubLocked(ch string, sub *subscription) {
+	c.subs[ch] = sub
+	sub.live = true
+}
+
+// removeSubLocked removes sub if it is the subscription of ch, and reports
+// whether it was. Precondition: c.mu held.
+func (c *Client) removeSubLocked(ch string, sub *subscription) bool {
+	if c.subs == nil || c.subs[ch] != sub {
+		return false
+	}
+	delete(c.subs, ch)
+	sub.live = false
+	return true
+}
+
 // deliverPublication queues a publication push for sub, keeping offsets
 // contiguous for positioned subscriptions. Called by fan-out with the hub
 // shard read lock held.
 func (c *Client) deliverPublication(ch string, sub *subscription, pub *broker.Publication, sp broker.StreamPosition, pp *preparedPush) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !sub.live { // c.subs[ch] != sub, without a map lookup per delivery
+	if !sub.live { // c.subs[ch] != sub without a map lookup (per delivery)
 		return
 	}
 	if sub.pending {
@@ -508,7 +527,7 @@ func (c *Client) insufficientState(ch string, sub *subscription) {
 func (c *Client) deliverJoinLeave(ch string, sub *subscription, pp *preparedPush) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.subs[ch] != sub || sub.pending {
+	if !sub.live || sub.pending {
 		return
 	}
 	data, err := pp.get(c.t.Protocol(), c.t.Unidirectional())

@@ -233,25 +233,18 @@ func (c *Client) subscribeCore(ch string, p subParams) (*pb.SubscribeResult, *su
 		c.mu.Unlock()
 		return nil, nil, protocol.ErrLimitExceeded
 	}
-	c.subs[ch] = sub
-	sub.live = true
+	c.addSubLocked(ch, sub)
 	c.mu.Unlock()
 
 	rollback := func() {
 		c.mu.Lock()
-		if c.subs[ch] == sub {
-			delete(c.subs, ch)
-			sub.live = false
-		}
+		c.removeSubLocked(ch, sub)
 		c.mu.Unlock()
 		c.node.removeSubscriber(ch, c)
 	}
 	if err := c.node.addSubscriber(c.ctx, ch, c, sub); err != nil {
 		c.mu.Lock()
-		if c.subs[ch] == sub {
-			delete(c.subs, ch)
-			sub.live = false
-		}
+		c.removeSubLocked(ch, sub)
 		c.mu.Unlock()
 		return nil, nil, err
 	}
@@ -398,12 +391,10 @@ func (c *Client) scheduleSubExpireLocked(ch string, sub *subscription) {
 // non-nil the client is told with an unsubscribe push.
 func (c *Client) unsubscribe(ch string, sub *subscription, push *protocol.Unsubscribe) {
 	c.mu.Lock()
-	if c.subs == nil || c.subs[ch] != sub {
+	if !c.removeSubLocked(ch, sub) {
 		c.mu.Unlock()
 		return
 	}
-	delete(c.subs, ch)
-	sub.live = false
 	if sub.timer != nil {
 		sub.timer.Stop()
 	}
