@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -53,24 +52,8 @@ func ensureNodeModules(t *testing.T, dir string) {
 // Protobuf builds) under Node.js against a herald process.
 func TestCentrifugeJS(t *testing.T) {
 	t.Parallel()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node is not installed: TestCentrifugeJS needs Node.js >= 20 and npm on PATH (e.g. apt-get install nodejs npm)")
-	}
-	if _, err := exec.LookPath("npm"); err != nil {
-		t.Fatal("npm is not installed: TestCentrifugeJS needs npm on PATH to install test/e2e/js dependencies")
-	}
-	out, err := exec.Command(node, "--version").Output()
-	if err != nil {
-		t.Fatalf("node --version: %v", err)
-	}
-	v := strings.TrimSpace(string(out))
-	major, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(v, "v"), ".", 2)[0])
-	if err != nil || major < 20 {
-		t.Fatalf("node %s: TestCentrifugeJS needs Node.js >= 20", v)
-	}
+	node := requireNode(t)
 	dir := jsDir(t)
-	ensureNodeModules(t, dir)
 
 	for _, proto := range []string{"json", "protobuf"} {
 		t.Run(proto, func(t *testing.T) {
@@ -81,15 +64,7 @@ func TestCentrifugeJS(t *testing.T) {
 			defer cancel()
 			cmd := exec.CommandContext(ctx, node, "basic.mjs")
 			cmd.Dir = dir
-			cmd.Env = append(os.Environ(),
-				"HERALD_WS_URL="+s.WSURL(),
-				"HERALD_API_URL="+s.URL("/api"),
-				"HERALD_API_KEY="+testAPIKey,
-				"HERALD_TOKEN="+connToken(t, user, nil),
-				"HERALD_USER="+user,
-				"HERALD_CHANNEL="+channel,
-				"HERALD_PROTOCOL="+proto,
-			)
+			cmd.Env = append(jsEnv(t, s, user, channel), "HERALD_PROTOCOL="+proto)
 			var stderr logBuffer
 			cmd.Stderr = &stderr
 			stdout, err := cmd.StdoutPipe()
@@ -130,7 +105,19 @@ func TestCentJSAPI(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "api.mjs")
 	cmd.Dir = jsDir(t)
-	cmd.Env = append(os.Environ(),
+	cmd.Env = jsEnv(t, s, user, channel)
+	var stdout, stderr logBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil || !strings.HasPrefix(stdout.String(), "OK ") {
+		t.Fatalf("api.mjs: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	t.Log(strings.TrimSpace(stdout.String()))
+}
+
+// jsEnv is the environment of the js/*.mjs scripts: the server's URLs and
+// API key, a connection token for user, and the channel to use.
+func jsEnv(t *testing.T, s *server, user, channel string) []string {
+	return append(os.Environ(),
 		"HERALD_WS_URL="+s.WSURL(),
 		"HERALD_API_URL="+s.URL("/api"),
 		"HERALD_API_KEY="+testAPIKey,
@@ -138,10 +125,4 @@ func TestCentJSAPI(t *testing.T) {
 		"HERALD_USER="+user,
 		"HERALD_CHANNEL="+channel,
 	)
-	var stdout, stderr logBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil || !strings.HasPrefix(stdout.String(), "OK ") {
-		t.Fatalf("api.mjs: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-	}
-	t.Log(strings.TrimSpace(stdout.String()))
 }
