@@ -88,4 +88,3 @@ func redisOptions(c config.RedisEngine, logger *slog.Logger) (redisbroker.Option
 		Logger: logger,
 	}, nil
 }
-

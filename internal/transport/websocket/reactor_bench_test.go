@@ -137,4 +137,3 @@ func BenchmarkWriteManyLarge(b *testing.B) {
 	}
 	benchmarkWriteMany(b, "", msgs)
 }
-
