@@ -25,8 +25,9 @@ func eventually(t *testing.T, msg string, cond func() bool) {
 	}
 }
 
-// tcpPair returns the two ends of a loopback TCP connection.
-func tcpPair(t *testing.T) (server *net.TCPConn, client net.Conn) {
+// tcpPair returns the client end of a loopback TCP connection and the raw
+// connection of its server end, for Poller.Add.
+func tcpPair(t *testing.T) (rc syscall.RawConn, client net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -42,7 +43,10 @@ func tcpPair(t *testing.T) (server *net.TCPConn, client net.Conn) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close(); _ = client.Close() })
-	return s.(*net.TCPConn), client
+	if rc, err = s.(*net.TCPConn).SyscallConn(); err != nil {
+		t.Fatal(err)
+	}
+	return rc, client
 }
 
 // nonBlockingRead drains what has arrived on rc.
@@ -68,11 +72,7 @@ func TestCallbackPerReadiness(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	server, client := tcpPair(t)
-	rc, err := server.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rc, client := tcpPair(t)
 	var got, calls atomic.Int64
 	var eof atomic.Bool
 	var running atomic.Int32
@@ -127,11 +127,7 @@ func TestOverflowAndClose(t *testing.T) {
 	var started atomic.Int32
 	const conns = 6
 	for range conns {
-		server, client := tcpPair(t)
-		rc, err := server.SyscallConn()
-		if err != nil {
-			t.Fatal(err)
-		}
+		rc, client := tcpPair(t)
 		w, err := p.Add(rc, func() netpoll.Status {
 			started.Add(1)
 			<-release // a slow callback holds its goroutine
@@ -164,8 +160,7 @@ func TestOverflowAndClose(t *testing.T) {
 	case <-time.After(waitTimeout):
 		t.Fatal("Close did not return")
 	}
-	server, _ := tcpPair(t)
-	rc, _ := server.SyscallConn()
+	rc, _ := tcpPair(t)
 	if _, err := p.Add(rc, func() netpoll.Status { return netpoll.Wait }); err == nil {
 		t.Error("Add after Close succeeded")
 	}
@@ -180,11 +175,7 @@ func TestAgainRequeues(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	server, client := tcpPair(t)
-	rc, err := server.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rc, client := tcpPair(t)
 	var got, calls atomic.Int64
 	inCallback := make(chan struct{})
 	proceed := make(chan struct{})
