@@ -2,7 +2,6 @@ package websocket_test
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/heraldrt/herald/internal/engine"
 	"github.com/heraldrt/herald/internal/protocol"
 	ws "github.com/heraldrt/herald/internal/transport/websocket"
 )
@@ -69,11 +67,7 @@ func rawRequest(t *testing.T, addr, req string) (*http.Response, string, bool) {
 // requests get their status and a closed connection; a panicking handler
 // does not take the process down.
 func TestServeConn(t *testing.T) {
-	sessions := make(chan engine.Transport, 4)
-	h := ws.NewHandler(func(_ context.Context, tr engine.Transport) (ws.Session, error) {
-		sessions <- tr
-		return &fakeSession{t: tr, frames: make(chan []byte, 8), closes: make(chan protocol.Disconnect, 1)}, nil
-	}, ws.Config{CloseTimeout: 500 * time.Millisecond}, nil)
+	h, sessions := recordingHandler(ws.Config{CloseTimeout: 500 * time.Millisecond})
 	t.Cleanup(func() { _ = h.Close() })
 	mux := http.NewServeMux()
 	mux.Handle("/connection/websocket", h)
@@ -90,7 +84,7 @@ func TestServeConn(t *testing.T) {
 	if resp.StatusCode != http.StatusSwitchingProtocols || c.Subprotocol() != "centrifuge-protobuf" {
 		t.Fatalf("handshake %d, subprotocol %q", resp.StatusCode, c.Subprotocol())
 	}
-	tr := recv(t, sessions, "session")
+	tr := recv(t, sessions, "session").t
 	if tr.Protocol() != protocol.TypeProtobuf {
 		t.Fatalf("protocol %v", tr.Protocol())
 	}

@@ -223,3 +223,15 @@ func noSessionClose(t testing.TB, s *fakeSession) {
 	default:
 	}
 }
+
+// recordingHandler returns a Handler whose sessions are fakeSessions sent
+// on the returned channel as they start.
+func recordingHandler(cfg ws.Config) (*ws.Handler, chan *fakeSession) {
+	sessions := make(chan *fakeSession, 4)
+	h := ws.NewHandler(func(ctx context.Context, tr engine.Transport) (ws.Session, error) {
+		s := &fakeSession{ctx: ctx, t: tr, frames: make(chan []byte, 4), closes: make(chan protocol.Disconnect, 4)}
+		sessions <- s
+		return s, nil
+	}, cfg, nil)
+	return h, sessions
+}

@@ -3,7 +3,6 @@ package websocket_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/binary"
 	"io"
 	"net"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/heraldrt/herald/internal/engine"
 	"github.com/heraldrt/herald/internal/protocol"
 	ws "github.com/heraldrt/herald/internal/transport/websocket"
 )
@@ -215,12 +213,7 @@ func TestIdleConnectionsHoldNoGoroutine(t *testing.T) {
 }
 
 func TestHandlerCloseClosesConnections(t *testing.T) {
-	sessions := make(chan *fakeSession, 4)
-	h := ws.NewHandler(func(ctx context.Context, tr engine.Transport) (ws.Session, error) {
-		s := &fakeSession{ctx: ctx, t: tr, frames: make(chan []byte, 4), closes: make(chan protocol.Disconnect, 4)}
-		sessions <- s
-		return s, nil
-	}, ws.Config{}, nil)
+	h, sessions := recordingHandler(ws.Config{})
 	ts := &testServer{sessions: sessions}
 	ts.srv = newHTTPServer(t, h)
 	ts.wsURL = "ws" + strings.TrimPrefix(ts.srv.URL, "http") + "/connection/websocket"
@@ -277,12 +270,7 @@ func newHTTPServer(t testing.TB, h *ws.Handler) *httptest.Server {
 // no file descriptor to poll (*tls.Conn): they are read in the upgrade
 // goroutine with the same frame code.
 func TestTLSConnectionReadInBlockingMode(t *testing.T) {
-	sessions := make(chan *fakeSession, 4)
-	h := ws.NewHandler(func(ctx context.Context, tr engine.Transport) (ws.Session, error) {
-		s := &fakeSession{ctx: ctx, t: tr, frames: make(chan []byte, 4), closes: make(chan protocol.Disconnect, 4)}
-		sessions <- s
-		return s, nil
-	}, ws.Config{MessageSizeLimit: 1024, CloseTimeout: time.Second}, nil)
+	h, sessions := recordingHandler(ws.Config{MessageSizeLimit: 1024, CloseTimeout: time.Second})
 	srv := httptest.NewTLSServer(h)
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { _ = h.Close() })
