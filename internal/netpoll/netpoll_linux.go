@@ -151,7 +151,7 @@ func (ep *epoller) loop() {
 			werr error
 		)
 		err := ep.eprc.Read(func(fd uintptr) bool {
-			n, werr = unix.EpollWait(int(fd), events, 0) //nolint:gosec // fd fits in int
+			n, werr = epollWait(int(fd), events) //nolint:gosec // fd fits in int
 			if errors.Is(werr, unix.EINTR) {
 				n, werr = 0, nil
 				return true // try again
@@ -277,7 +277,7 @@ func (w *Watch) ctl(op int, events uint32) error {
 	err := w.rc.Control(func(fd uintptr) {
 		ev := unix.EpollEvent{Events: events}
 		setID(&ev, w.id)
-		opErr = unix.EpollCtl(w.ep.epfd, op, int(fd), &ev) //nolint:gosec // fd fits in int
+		opErr = epollCtl(w.ep.epfd, op, int(fd), &ev) //nolint:gosec // fd fits in int
 	})
 	if err != nil {
 		return err

@@ -231,7 +231,7 @@ func (h *Handler) startReading(c *conn) {
 	if p := h.reactor(); p != nil {
 		if sc, ok := c.nc.(syscall.Conn); ok {
 			if rc, err := sc.SyscallConn(); err == nil {
-				c.rc = rc
+				c.setRawConn(rc)
 				if w, err := p.Add(rc, c.onReadable); err == nil {
 					if !c.setWatch(w) {
 						w.Remove() // closed meanwhile
@@ -242,7 +242,7 @@ func (h *Handler) startReading(c *conn) {
 					}
 					return
 				}
-				c.rc = nil // no callback can have run: the watch was never armed
+				c.setRawConn(nil) // no callback can have run: the watch was never armed
 			}
 		}
 	}

@@ -106,18 +106,7 @@ func (c *conn) read(p []byte) (int, error) {
 	if c.rc == nil {
 		return c.nc.Read(p)
 	}
-	var (
-		n   int
-		err error
-	)
-	cerr := c.rc.Read(func(fd uintptr) bool {
-		for {
-			n, err = syscall.Read(int(fd), p) //nolint:gosec // fd fits in int
-			if !errors.Is(err, syscall.EINTR) {
-				return true // never wait in the runtime poller
-			}
-		}
-	})
+	n, err, cerr := rawRead(c.rc, p)
 	switch {
 	case cerr != nil:
 		return 0, cerr // closed

@@ -42,6 +42,8 @@ type conn struct {
 
 	// rc is set when reads are non-blocking system calls on the socket
 	// (the reactor serves the connection); nil means blocking nc.Read.
+	// Written under writeMu (writers may run before reading starts); the
+	// reader sees it set before its first callback.
 	rc syscall.RawConn
 
 	// Set before reading starts, then read-only.
@@ -140,15 +142,13 @@ func (c *conn) WriteMany(msgs ...[]byte) error {
 		return nil
 	}
 	opcode, size := c.frameSize(msgs)
-	err := c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout))
-	if err == nil {
-		if size <= copyLimit {
-			bp := encodeFrame(opcode, size, msgs)
-			_, err = c.nc.Write(*bp)
-			putBuf(bp)
-		} else {
-			err = c.writeVectored(opcode, size, msgs)
-		}
+	var err error
+	if size <= copyLimit {
+		bp := encodeFrame(opcode, size, msgs)
+		err = c.writeAllLocked(*bp, time.Now().Add(c.writeTimeout))
+		putBuf(bp)
+	} else {
+		err = c.blockingWriteLocked(time.Now().Add(c.writeTimeout), func() error { return c.writeVectored(opcode, size, msgs) })
 	}
 	if err != nil {
 		c.writeErr = fmt.Errorf("websocket: write: %w", err)
@@ -247,10 +247,7 @@ func (c *conn) keepLocked(bp *[]byte, rest []byte) {
 // flushOutLocked writes the unwritten output within deadline.
 // Precondition: writeMu held and c.out != nil.
 func (c *conn) flushOutLocked(deadline time.Time) error {
-	err := c.nc.SetWriteDeadline(deadline)
-	if err == nil {
-		_, err = c.nc.Write(c.out)
-	}
+	err := c.writeAllLocked(c.out, deadline)
 	if c.outBuf != nil {
 		putBuf(c.outBuf)
 	}
@@ -262,37 +259,46 @@ func (c *conn) flushOutLocked(deadline time.Time) error {
 	return nil
 }
 
-// writeNonBlocking writes what the socket takes now and returns how much.
-func (c *conn) writeNonBlocking(b []byte) (int, error) {
-	var (
-		n    int
-		werr error
-	)
-	err := c.rc.Write(func(fd uintptr) bool {
-		for n < len(b) {
-			m, e := syscall.Write(int(fd), b[n:])
-			if e == syscall.EINTR {
-				continue
-			}
-			if e == syscall.EAGAIN {
-				break
-			}
-			if e != nil {
-				werr = e
-				break
-			}
-			if m <= 0 {
-				break
-			}
-			n += m
-		}
-		return true // never wait for writability here
-	})
-	if werr != nil {
-		return n, werr
-	}
-	return n, err
+// setRawConn sets rc; see the field.
+func (c *conn) setRawConn(rc syscall.RawConn) {
+	c.writeMu.Lock()
+	c.rc = rc
+	c.writeMu.Unlock()
 }
+
+// writeAllLocked writes b within deadline: on a connection of the reactor
+// first without waiting (see rawWrite), then, for what the socket did not
+// take, a blocking write. Precondition: writeMu held.
+func (c *conn) writeAllLocked(b []byte, deadline time.Time) error {
+	if c.rc != nil {
+		n, err := rawWrite(c.rc, b)
+		if err != nil || n == len(b) {
+			return err
+		}
+		b = b[n:]
+	}
+	return c.blockingWriteLocked(deadline, func() error {
+		_, err := c.nc.Write(b)
+		return err
+	})
+}
+
+// blockingWriteLocked runs write, a blocking write to nc, within deadline,
+// and clears the deadline after it: an expired write deadline would fail
+// every later write, the non-blocking ones included (the runtime poller
+// reports it before they start). Precondition: writeMu held.
+func (c *conn) blockingWriteLocked(deadline time.Time, write func() error) error {
+	if err := c.nc.SetWriteDeadline(deadline); err != nil {
+		return err
+	}
+	if err := write(); err != nil {
+		return err
+	}
+	return c.nc.SetWriteDeadline(time.Time{})
+}
+
+// writeNonBlocking writes what the socket takes now and returns how much.
+func (c *conn) writeNonBlocking(b []byte) (int, error) { return rawWrite(c.rc, b) }
 
 // writeVectored writes the frame with writev, without copying the messages.
 func (c *conn) writeVectored(opcode byte, size int, msgs [][]byte) error {
@@ -358,11 +364,7 @@ func (c *conn) writeControlLocked(opcode byte, payload []byte, deadline time.Tim
 	var b [2 + maxControlPayloadLen]byte
 	n := putHeader(b[:], opcode, len(payload))
 	n += copy(b[n:], payload)
-	err := c.nc.SetWriteDeadline(deadline)
-	if err == nil {
-		_, err = c.nc.Write(b[:n])
-	}
-	if err != nil {
+	if err := c.writeAllLocked(b[:n], deadline); err != nil {
 		c.writeErr = fmt.Errorf("websocket: write: %w", err)
 		return c.writeErr
 	}

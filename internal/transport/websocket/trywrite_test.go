@@ -2,10 +2,15 @@ package websocket_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/heraldrt/herald/internal/engine"
+	"github.com/heraldrt/herald/internal/protocol"
 	ws "github.com/heraldrt/herald/internal/transport/websocket"
 )
 
@@ -53,16 +58,100 @@ func TestTryWriteManyKeepsFramesWhole(t *testing.T) {
 	if n >= 2000 {
 		t.Fatal("the socket never filled up")
 	}
+	readNumberedFrames(t, c, n, len(payload))
+	if _, msg, err := c.ReadMessage(); err != nil || string(msg) != "end" {
+		t.Fatalf("last frame %q, %v", msg, err)
+	}
+}
+
+// TestWriteManyFinishesPartialWrites: frames small enough to be written by
+// the non-blocking path first (under 16 KiB) to a client that is not
+// reading yet fill the socket; WriteMany then waits for the rest, so every
+// frame reaches the client whole and in order once it reads.
+func TestWriteManyFinishesPartialWrites(t *testing.T) {
+	const frames = 400 // ~5 MiB: more than the socket buffers hold
+	payload := bytes.Repeat([]byte("y"), 12<<10)
+	done := make(chan error, 1)
+	ts := newTestServer(t, ws.Config{}, withOnFrame(func(s *fakeSession, frame []byte) bool {
+		go func() {
+			for i := 0; i < frames; i++ {
+				if err := s.t.WriteMany(append([]byte(fmt.Sprintf("%04d:", i)), payload...)); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		return true
+	}))
+	c := ts.dial(t, "", nil)
+	sendText(t, c, "go")
+	readNumberedFrames(t, c, frames, len(payload))
+	if err := recv(t, done, "the writer to finish"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWritesAfterAnExpiredDeadline: a blocking write's deadline must not
+// outlive it. Once a write that had to wait is over and its deadline has
+// passed, later writes on both paths still succeed.
+func TestWritesAfterAnExpiredDeadline(t *testing.T) {
+	const writeTimeout = 50 * time.Millisecond
+	ts := newTestServer(t, ws.Config{WriteTimeout: writeTimeout}, withOnFrame(func(*fakeSession, []byte) bool { return true }))
+	c := ts.dial(t, "", nil)
+	s := ts.session(t)
+	tw, ok := s.t.(engine.TryWriter)
+	if !ok {
+		t.Fatal("transport does not implement engine.TryWriter")
+	}
+	big := bytes.Repeat([]byte("z"), 1<<20) // written with a deadline
+	small := []byte("after")
+	errs := make(chan error, 1)
+	go func() {
+		if err := s.t.WriteMany(big); err != nil {
+			errs <- err
+			return
+		}
+		// Let the deadline of that write pass: what is measured here is
+		// the passage of time itself.
+		time.Sleep(4 * writeTimeout)
+		if done, err := tw.TryWriteMany(small); err != nil || !done {
+			errs <- fmt.Errorf("TryWriteMany = %v, %w", done, err)
+			return
+		}
+		time.Sleep(4 * writeTimeout)
+		if err := s.t.WriteMany(small); err != nil {
+			errs <- fmt.Errorf("WriteMany: %w", err)
+			return
+		}
+		errs <- s.t.Close(protocol.DisconnectShutdown) // close frame: a control write
+	}()
+	for i, want := range []int{len(big), len(small), len(small)} {
+		_, msg, err := c.ReadMessage()
+		if err != nil || len(msg) != want {
+			t.Fatalf("message %d: %d bytes, %v; want %d bytes", i, len(msg), err, want)
+		}
+	}
+	if err := recv(t, errs, "the writes"); err != nil {
+		t.Fatal(err)
+	}
+	var ce *websocket.CloseError
+	if _, _, err := c.ReadMessage(); !errors.As(err, &ce) || ce.Code != int(protocol.DisconnectShutdown.Code) {
+		t.Fatalf("after the writes: %v; want close %d", err, protocol.DisconnectShutdown.Code)
+	}
+}
+
+// readNumberedFrames reads n messages, each "%04d:" (its index) followed by
+// size payload bytes, failing on anything else.
+func readNumberedFrames(t *testing.T, c *websocket.Conn, n, size int) {
+	t.Helper()
 	for i := 0; i < n; i++ {
 		_, msg, err := c.ReadMessage()
 		if err != nil {
 			t.Fatalf("frame %d: %v", i, err)
 		}
-		if want := fmt.Sprintf("%04d:", i); !bytes.HasPrefix(msg, []byte(want)) || len(msg) != len(payload)+5 {
-			t.Fatalf("frame %d: got %q… (%d bytes)", i, msg[:8], len(msg))
+		if want := fmt.Sprintf("%04d:", i); !bytes.HasPrefix(msg, []byte(want)) || len(msg) != size+5 {
+			t.Fatalf("frame %d: got %q… (%d bytes)", i, msg[:min(8, len(msg))], len(msg))
 		}
-	}
-	if _, msg, err := c.ReadMessage(); err != nil || string(msg) != "end" {
-		t.Fatalf("last frame %q, %v", msg, err)
 	}
 }

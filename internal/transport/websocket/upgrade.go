@@ -71,7 +71,7 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) (c *conn, pre 
 	// The HTTP server may have set deadlines; bound the handshake write by
 	// the write timeout, then clear them.
 	if err := nc.SetDeadline(time.Now().Add(h.cfg.WriteTimeout)); err == nil {
-		_, err = nc.Write(resp)
+		err = writeAll(nc, resp)
 		if err == nil {
 			err = nc.SetDeadline(time.Time{})
 		}
