@@ -62,6 +62,9 @@ type Options struct {
 	// ProgressInterval is the progress and sampling period. Zero value
 	// means 1s.
 	ProgressInterval time.Duration
+	// Label names the server or build under test in the report (for
+	// Summarize, which compares labels); optional.
+	Label string
 }
 
 // withDefaults returns o with zero values replaced by the defaults.

@@ -14,6 +14,8 @@ import (
 type Report struct {
 	// Scenario is "fanout", "conns", "pubrate" or "churn".
 	Scenario string `json:"scenario"`
+	// Label names the server under test (Options.Label), if given.
+	Label string `json:"label,omitempty"`
 	// Protocol is "json" or "protobuf".
 	Protocol string `json:"protocol"`
 	// Target is the WebSocket URL loaded.
@@ -54,7 +56,7 @@ type Report struct {
 // newReport starts a report for scenario with options o.
 func newReport(scenario string, o Options) *Report {
 	return &Report{
-		Scenario: scenario, Protocol: o.Protocol, Target: o.WSURL,
+		Scenario: scenario, Label: o.Label, Protocol: o.Protocol, Target: o.WSURL,
 		Params: map[string]any{}, Figures: map[string]float64{},
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -49,6 +50,7 @@ server's CPU, memory, descriptors and threads. See docs/bench.md.`,
 	pf.BoolVar(&jsonOut, "json", false, "print a one-line JSON summary after the human summary")
 	pf.StringVar(&plotDir, "plot", "", "write SVG latency histogram and throughput charts into this directory")
 	pf.BoolVar(&quiet, "quiet", false, "no progress lines")
+	pf.StringVar(&o.Label, "label", "", "name of the server under test, recorded in the report (for bench summary)")
 
 	run := func(scenario func(ctx context.Context, o bench.Options) (*bench.Report, error)) func(*cobra.Command, []string) error {
 		return func(*cobra.Command, []string) error {
@@ -139,6 +141,35 @@ server's CPU, memory, descriptors and threads. See docs/bench.md.`,
 	churn.Flags().IntVar(&hc.Channels, "channels", 10, "channels")
 	churn.Flags().DurationVar(&hc.Settle, "settle", time.Second, "pause before sampling the server after a round")
 
-	cmd.AddCommand(fanout, conns, pubrate, churn)
+	summary := &cobra.Command{
+		Use:   "summary FILE...",
+		Short: "Compare reports written with --json --label: medians per label and their ratios, as Markdown",
+		Long: `Read the JSON report lines of earlier runs (files written with --json; other lines
+are skipped) and print, for each scenario and parameter set, the median, range and
+run count of each figure per --label, and the first label's median as a ratio to
+each other label's. Run the servers in turn, several times each, and summarise.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(_ *cobra.Command, files []string) error {
+			var reps []*bench.Report
+			for _, name := range files {
+				f, err := os.Open(name) //nolint:gosec // the user names the files to read
+				if err != nil {
+					return err
+				}
+				rs, err := bench.ReadReports(f, name)
+				_ = f.Close()
+				if err != nil {
+					return err
+				}
+				reps = append(reps, rs...)
+			}
+			if len(reps) == 0 {
+				return fmt.Errorf("no bench reports in %s", strings.Join(files, ", "))
+			}
+			return bench.Summarize(reps).WriteMarkdown(stdout)
+		},
+	}
+
+	cmd.AddCommand(fanout, conns, pubrate, churn, summary)
 	return cmd
 }
