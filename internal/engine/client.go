@@ -450,69 +450,6 @@ func (c *Client) removeSubLocked(ch string, sub *subscription) bool {
 	return true
 }
 
-// deliverPublication queues a publication push for sub, keeping offsets
-// contiguous for positioned subscriptions. Called by fan-out with the hub
-// shard read lock held.
-func (c *Client) deliverPublication(ch string, sub *subscription, pub *broker.Publication, sp broker.StreamPosition, pp *preparedPush) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !sub.live { // c.subs[ch] != sub without a map lookup (per delivery)
-		return
-	}
-	if sub.pending {
-		if len(sub.buffer) >= maxPendingBuffer {
-			go c.Close(protocol.DisconnectSlow)
-			return
-		}
-		sub.buffer = append(sub.buffer, pendingPublication{pub: pub, sp: sp})
-		return
-	}
-	last := sub.offset
-	if !c.advancePositionLocked(ch, sub, pub, sp) {
-		return
-	}
-	var (
-		data []byte
-		err  error
-	)
-	if sub.delta {
-		data, err = pp.getDelta(c.t.Protocol(), sub.deltaReady && pp.canPatch(last))
-		sub.deltaReady = true
-	} else {
-		data, err = pp.get(c.t.Protocol(), c.t.Unidirectional())
-	}
-	if err != nil {
-		go c.Close(protocol.DisconnectInappropriateProtocol)
-		return
-	}
-	if !c.w.enqueue(data) {
-		go c.Close(protocol.DisconnectSlow)
-	}
-}
-
-// advancePositionLocked checks pub against the tracked stream position of a
-// positioned subscription. It returns false when pub must not be delivered
-// (a duplicate, or a gap that ends the subscription).
-// Precondition: c.mu held.
-func (c *Client) advancePositionLocked(ch string, sub *subscription, pub *broker.Publication, sp broker.StreamPosition) bool {
-	if !sub.positioned || pub.Offset == 0 {
-		return true
-	}
-	if sp.Epoch != "" && sp.Epoch != sub.epoch {
-		go c.insufficientState(ch, sub)
-		return false
-	}
-	if pub.Offset <= sub.offset {
-		return false
-	}
-	if pub.Offset > sub.offset+1 {
-		go c.insufficientState(ch, sub)
-		return false
-	}
-	sub.offset = pub.Offset
-	return true
-}
-
 // insufficientState ends a subscription whose stream has a gap: unsubscribe
 // 2500 for client-side subscriptions (the SDK resubscribes and recovers),
 // disconnect 3010 for server-side ones.
@@ -553,10 +490,10 @@ func (c *Client) activate(ch string, sub *subscription) {
 	sub.buffer = nil
 	sub.pending = false
 	for _, p := range buf {
-		if !c.advancePositionLocked(ch, sub, p.pub, p.sp) {
-			if sub.positioned && p.pub.Offset > sub.offset {
-				return // gap: insufficient state already triggered
-			}
+		switch c.advancePositionLocked(ch, sub, p.pub, p.sp) {
+		case positionLost:
+			return // insufficient state already triggered
+		case positionSkip:
 			continue
 		}
 		pub := toProtoPublication(p.pub)

@@ -122,23 +122,82 @@ func toProtoPublication(pub *broker.Publication) *pb.Publication {
 	}
 }
 
+// handleEvents fans out a batch of events taken from a dispatcher queue
+// (see groupEvents).
+func (n *Node) handleEvents(batch []event) {
+	groupEvents(batch, n.fanoutPublications, func(ev *event) { ev.run() })
+}
+
+// groupEvents hands the publications of batch (at most maxEventBatch
+// events) to pubs, those of one channel together in one call, and runs
+// every other event (join, leave) with job. A job first lets the
+// publications taken before it go, so every channel's events keep their
+// order; publications of different channels may be reordered.
+func groupEvents(batch []event, pubs func(ch string, group []event), job func(ev *event)) {
+	start := 0 // the first event not handled yet
+	for i := range batch {
+		if batch[i].pub != nil {
+			continue
+		}
+		groupPublications(batch[start:i], pubs)
+		job(&batch[i])
+		start = i + 1
+	}
+	groupPublications(batch[start:], pubs)
+}
+
+// groupPublications calls pubs once per channel of evs (publications),
+// with that channel's publications in order.
+func groupPublications(evs []event, pubs func(ch string, group []event)) {
+	if len(evs) == 1 {
+		pubs(evs[0].ch, evs)
+		return
+	}
+	var taken [maxEventBatch]bool
+	for i := range evs {
+		if taken[i] {
+			continue
+		}
+		group := make([]event, 0, len(evs)-i)
+		for j := i; j < len(evs); j++ {
+			if !taken[j] && evs[j].ch == evs[i].ch {
+				group = append(group, evs[j])
+				taken[j] = true
+			}
+		}
+		pubs(evs[i].ch, group)
+	}
+}
+
 // parallelFanoutMin is the subscriber count from which a publication is
 // delivered by several goroutines (one per CPU) instead of one: writes to many sockets use every core.
 const parallelFanoutMin = 256
 
-// fanoutPublication delivers pub to every local subscriber of ch. It
-// returns when every subscriber has it queued (or written), so a channel's
-// publications reach each subscriber in order.
-func (n *Node) fanoutPublication(ch string, pub *broker.Publication, sp broker.StreamPosition, prev *broker.Publication) {
-	newPush := func() *preparedPush {
-		return &preparedPush{push: &pb.Push{Channel: ch, Pub: toProtoPublication(pub)}, pub: pub, prev: prev}
+// fanoutPublications delivers the publications evs of ch, in order, to
+// every local subscriber of ch, in one frame per subscriber when there are
+// several. It returns when every subscriber has them queued (or written),
+// so a channel's publications reach each subscriber in order.
+func (n *Node) fanoutPublications(ch string, evs []event) {
+	// Each fan-out goroutine encodes its own copies: no shared lazy state.
+	newPushes := func() []*preparedPush {
+		pps := make([]*preparedPush, len(evs))
+		for i := range evs {
+			pps[i] = &preparedPush{push: &pb.Push{Channel: ch, Pub: toProtoPublication(evs[i].pub)}, pub: evs[i].pub, prev: evs[i].prev}
+		}
+		return pps
+	}
+	deliver := func(c *Client, sub *subscription, pps []*preparedPush, scratch *[][]byte) {
+		if len(evs) == 1 {
+			c.deliverPublication(ch, sub, evs[0].pub, evs[0].sp, pps[0])
+			return
+		}
+		c.deliverPublications(ch, sub, evs, pps, scratch)
 	}
 	workers := runtime.GOMAXPROCS(0)
 	if workers < 2 || n.hub.subCount(ch) < parallelFanoutMin {
-		pp := newPush()
-		n.hub.eachSub(ch, func(c *Client, sub *subscription) {
-			c.deliverPublication(ch, sub, pub, sp, pp)
-		})
+		pps := newPushes()
+		var scratch [][]byte
+		n.hub.eachSub(ch, func(c *Client, sub *subscription) { deliver(c, sub, pps, &scratch) })
 		return
 	}
 	subs := n.hub.snapshotSubs(ch)
@@ -147,14 +206,13 @@ func (n *Node) fanoutPublication(ch string, pub *broker.Publication, sp broker.S
 	var wg sync.WaitGroup
 	for start := 0; start < len(*subs); start += chunk {
 		part := (*subs)[start:min(start+chunk, len(*subs))]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pp := newPush() // each worker encodes its own copy: no shared lazy state
+		wg.Go(func() {
+			pps := newPushes()
+			var scratch [][]byte
 			for _, s := range part {
-				s.c.deliverPublication(ch, s.sub, pub, sp, pp)
+				deliver(s.c, s.sub, pps, &scratch)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 }

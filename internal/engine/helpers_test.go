@@ -161,16 +161,22 @@ func connectWithClaims(tb testing.TB, n *engine.Node, claims map[string]any) (*e
 func connect(tb testing.TB, n *engine.Node, user string) (*engine.Client, *testTransport) {
 	tb.Helper()
 	tr := &testTransport{}
+	return connectVia(tb, n, tr, tr, user), tr
+}
+
+// connectVia is connect over tr, whose messages rec records.
+func connectVia(tb testing.TB, n *engine.Node, tr engine.Transport, rec *testTransport, user string) *engine.Client {
+	tb.Helper()
 	c, err := n.NewClient(context.Background(), tr)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tok := token(tb, gojwt.MapClaims{"sub": user, "exp": time.Now().Add(time.Hour).Unix()})
 	if !c.HandleFrame([]byte(`{"id":1,"connect":{"token":"` + tok + `"}}`)) {
-		tb.Fatalf("connect refused: %v", tr.closedWith())
+		tb.Fatalf("connect refused: %v", rec.closedWith())
 	}
-	waitMsg(tb, tr, `"id":1,"connect"`)
-	return c, tr
+	waitMsg(tb, rec, `"id":1,"connect"`)
+	return c
 }
 
 // waitMsg waits for a message containing substr and returns it.

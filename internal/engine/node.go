@@ -112,7 +112,7 @@ func New(opts Options) (*Node, error) {
 		n.opts.Name = n.id
 	}
 	n.cluster = newCluster(n, opts.Controller)
-	n.dispatch = newDispatcher()
+	n.dispatch = newDispatcher(n.handleEvents)
 	n.wheel = newTimeWheel()
 	n.cfg.Store(&runtimeConfig{client: opts.Client, rpc: opts.RPC, rules: opts.Rules, verifier: opts.Verifier})
 	return n, nil
@@ -249,7 +249,7 @@ func (h *brokerHandler) HandlePublication(ch string, pub *broker.Publication, sp
 	if !useDelta {
 		prev = nil
 	}
-	h.n.dispatch.dispatch(ch, func() { h.n.fanoutPublication(ch, pub, sp, prev) })
+	h.n.dispatch.dispatch(event{ch: ch, pub: pub, sp: sp, prev: prev})
 	return nil
 }
 
@@ -257,7 +257,7 @@ func (h *brokerHandler) HandleJoin(ch string, info *broker.ClientInfo) error {
 	if h.n.hub.subCount(ch) == 0 {
 		return nil
 	}
-	h.n.dispatch.dispatch(ch, func() { h.n.fanoutJoinLeave(ch, info, true) })
+	h.n.dispatch.dispatch(event{ch: ch, run: func() { h.n.fanoutJoinLeave(ch, info, true) }})
 	return nil
 }
 
@@ -265,6 +265,6 @@ func (h *brokerHandler) HandleLeave(ch string, info *broker.ClientInfo) error {
 	if h.n.hub.subCount(ch) == 0 {
 		return nil
 	}
-	h.n.dispatch.dispatch(ch, func() { h.n.fanoutJoinLeave(ch, info, false) })
+	h.n.dispatch.dispatch(event{ch: ch, run: func() { h.n.fanoutJoinLeave(ch, info, false) }})
 	return nil
 }

@@ -24,8 +24,8 @@ type writer struct {
 	// pending reports that the transport holds part of a frame that the next
 	// write must finish. Guarded by mu.
 	pending bool
-	// one is the argument array of the fast path (avoids an allocation per
-	// call through the func value). Guarded by mu.
+	// one is the argument array of enqueue (avoids an allocation per call
+	// through the func value). Guarded by mu.
 	one [1][]byte
 	// onError is called (once per failure, from the drain goroutine) when a
 	// write fails.
@@ -44,43 +44,58 @@ func newWriter(maxSize int, write func(msgs ...[]byte) error, onError func(error
 // size limit (the caller disconnects the slow client) or closed.
 func (w *writer) enqueue(msg []byte) bool {
 	w.mu.Lock()
+	w.one[0] = msg
+	ok := w.enqueueLocked(w.one[:], len(msg))
+	w.one[0] = nil
+	w.mu.Unlock()
+	return ok
+}
+
+// enqueueMany adds msgs (at most maxMessagesInFrame), to be written in one
+// frame when the connection is idle, like enqueue.
+func (w *writer) enqueueMany(msgs [][]byte) bool {
+	size := 0
+	for _, m := range msgs {
+		size += len(m)
+	}
+	w.mu.Lock()
+	ok := w.enqueueLocked(msgs, size)
+	w.mu.Unlock()
+	return ok
+}
+
+// enqueueLocked is enqueue of msgs, size bytes in all. Precondition: w.mu
+// held.
+func (w *writer) enqueueLocked(msgs [][]byte, size int) bool {
 	if w.closed {
-		w.mu.Unlock()
 		return false
 	}
-	if w.maxSize > 0 && w.size+len(msg) > w.maxSize {
-		w.mu.Unlock()
+	if w.maxSize > 0 && w.size+size > w.maxSize {
 		return false
 	}
 	if !w.flushing && w.tryWrite != nil {
-		// Fast path: an idle connection gets the message written at once by
-		// the caller, with no goroutine, unless the socket cannot take it all.
-		w.one[0] = msg
-		done, err := w.tryWrite(w.one[:]...)
-		w.one[0] = nil
+		// Fast path: an idle connection gets the messages written at once
+		// by the caller, with no goroutine, unless the socket cannot take
+		// them all.
+		done, err := w.tryWrite(msgs...)
 		if err != nil {
 			w.closed = true
-			w.mu.Unlock()
 			go w.onError(err)
 			return true
 		}
-		if done {
-			w.mu.Unlock()
-			return true
+		if !done {
+			w.pending = true
+			w.flushing = true
+			go w.drain()
 		}
-		w.pending = true
-		w.flushing = true
-		go w.drain()
-		w.mu.Unlock()
 		return true
 	}
-	w.queue = append(w.queue, msg)
-	w.size += len(msg)
+	w.queue = append(w.queue, msgs...)
+	w.size += size
 	if !w.flushing {
 		w.flushing = true
 		go w.drain()
 	}
-	w.mu.Unlock()
 	return true
 }
 
