@@ -490,27 +490,13 @@ func (c *Client) activate(ch string, sub *subscription) {
 	sub.buffer = nil
 	sub.pending = false
 	for _, p := range buf {
-		switch c.advancePositionLocked(ch, sub, p.pub, p.sp) {
-		case positionLost:
-			return // insufficient state already triggered
-		case positionSkip:
-			continue
-		}
-		pub := toProtoPublication(p.pub)
-		if sub.delta {
-			sub.deltaReady = true
-			if c.t.Protocol() == protocol.TypeJSON {
-				pub.Data = jsonString(pub.Data)
-			}
-		}
-		data, err := encodePush(c.t.Protocol(), c.t.Unidirectional(), &pb.Push{Channel: ch, Pub: pub})
-		if err != nil {
-			go c.Close(protocol.DisconnectInappropriateProtocol)
-			return
-		}
-		if !c.w.enqueue(data) {
+		data, more := c.preparePublicationLocked(ch, sub, p.pub, p.sp, newPreparedPush(ch, p.pub, nil))
+		if data != nil && !c.w.enqueue(data) {
 			go c.Close(protocol.DisconnectSlow)
 			return
+		}
+		if !more {
+			return // the subscription ended (insufficient state, or a failed encoding)
 		}
 	}
 }

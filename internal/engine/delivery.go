@@ -14,22 +14,12 @@ const (
 	positionLost                    // a gap or a new epoch: the subscription ends
 )
 
-// deliverPublication queues a publication push for sub, keeping offsets
-// contiguous for positioned subscriptions. Called by fan-out with the hub
+// deliverPublications queues the pushes of publications evs of ch (in
+// order, with their prepared pushes pps) for sub, together, so that an idle
+// connection gets them in one frame, keeping offsets contiguous for
+// positioned subscriptions. scratch is the caller's buffer for the
+// messages (one per fan-out goroutine). Called by fan-out with the hub
 // shard read lock held.
-func (c *Client) deliverPublication(ch string, sub *subscription, pub *broker.Publication, sp broker.StreamPosition, pp *preparedPush) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	data, _ := c.preparePublicationLocked(ch, sub, pub, sp, pp)
-	if data != nil && !c.w.enqueue(data) {
-		go c.Close(protocol.DisconnectSlow)
-	}
-}
-
-// deliverPublications is deliverPublication of several publications of ch
-// (evs, in order, with their prepared pushes pps), queued together so that
-// an idle connection gets them in one frame. scratch is the caller's
-// buffer for the messages (one per fan-out goroutine).
 func (c *Client) deliverPublications(ch string, sub *subscription, evs []event, pps []*preparedPush, scratch *[][]byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

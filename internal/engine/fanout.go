@@ -32,6 +32,12 @@ type preparedPush struct {
 	patchUsable bool
 }
 
+// newPreparedPush prepares the publication push of pub in ch; prev is the
+// channel's previous publication, for delta compression (nil if unknown).
+func newPreparedPush(ch string, pub, prev *broker.Publication) *preparedPush {
+	return &preparedPush{push: &pb.Push{Channel: ch, Pub: toProtoPublication(pub)}, pub: pub, prev: prev}
+}
+
 func (p *preparedPush) get(t protocol.Type, uni bool) ([]byte, error) {
 	i := int(t) * 2
 	if uni {
@@ -182,22 +188,15 @@ func (n *Node) fanoutPublications(ch string, evs []event) {
 	newPushes := func() []*preparedPush {
 		pps := make([]*preparedPush, len(evs))
 		for i := range evs {
-			pps[i] = &preparedPush{push: &pb.Push{Channel: ch, Pub: toProtoPublication(evs[i].pub)}, pub: evs[i].pub, prev: evs[i].prev}
+			pps[i] = newPreparedPush(ch, evs[i].pub, evs[i].prev)
 		}
 		return pps
-	}
-	deliver := func(c *Client, sub *subscription, pps []*preparedPush, scratch *[][]byte) {
-		if len(evs) == 1 {
-			c.deliverPublication(ch, sub, evs[0].pub, evs[0].sp, pps[0])
-			return
-		}
-		c.deliverPublications(ch, sub, evs, pps, scratch)
 	}
 	workers := runtime.GOMAXPROCS(0)
 	if workers < 2 || n.hub.subCount(ch) < parallelFanoutMin {
 		pps := newPushes()
 		var scratch [][]byte
-		n.hub.eachSub(ch, func(c *Client, sub *subscription) { deliver(c, sub, pps, &scratch) })
+		n.hub.eachSub(ch, func(c *Client, sub *subscription) { c.deliverPublications(ch, sub, evs, pps, &scratch) })
 		return
 	}
 	subs := n.hub.snapshotSubs(ch)
@@ -210,7 +209,7 @@ func (n *Node) fanoutPublications(ch string, evs []event) {
 			pps := newPushes()
 			var scratch [][]byte
 			for _, s := range part {
-				deliver(s.c, s.sub, pps, &scratch)
+				s.c.deliverPublications(ch, s.sub, evs, pps, &scratch)
 			}
 		})
 	}
