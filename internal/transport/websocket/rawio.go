@@ -88,19 +88,28 @@ func rawWrite(rc syscall.RawConn, b []byte) (int, error) {
 	return n, cerr
 }
 
+// writeNow writes what the socket rc takes of b without waiting and
+// returns the rest; with no raw connection (rc nil) it writes nothing.
+func writeNow(rc syscall.RawConn, b []byte) (rest []byte, err error) {
+	if rc == nil {
+		return b, nil
+	}
+	n, err := rawWrite(rc, b)
+	return b[n:], err
+}
+
 // writeAll writes b to nc, first without waiting when nc exposes its socket
-// (see rawWrite), then with a blocking write (bounded by nc's deadline) for
+// (see writeNow), then with a blocking write (bounded by nc's deadline) for
 // what the socket did not take.
 func writeAll(nc net.Conn, b []byte) error {
+	var rc syscall.RawConn
 	if sc, ok := nc.(syscall.Conn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			n, err := rawWrite(rc, b)
-			if err != nil || n == len(b) {
-				return err
-			}
-			b = b[n:]
-		}
+		rc, _ = sc.SyscallConn() // nil on error: write it all blocking
 	}
-	_, err := nc.Write(b)
+	rest, err := writeNow(rc, b)
+	if err != nil || len(rest) == 0 {
+		return err
+	}
+	_, err = nc.Write(rest)
 	return err
 }

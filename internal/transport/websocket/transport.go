@@ -182,7 +182,7 @@ func (c *conn) TryWriteMany(msgs ...[]byte) (bool, error) {
 		c.keepLocked(bp, b)
 		return false, nil
 	}
-	n, err := c.writeNonBlocking(b)
+	n, err := rawWrite(c.rc, b)
 	if err != nil {
 		putBuf(bp)
 		c.writeErr = fmt.Errorf("websocket: write: %w", err)
@@ -267,18 +267,15 @@ func (c *conn) setRawConn(rc syscall.RawConn) {
 }
 
 // writeAllLocked writes b within deadline: on a connection of the reactor
-// first without waiting (see rawWrite), then, for what the socket did not
+// first without waiting (see writeNow), then, for what the socket did not
 // take, a blocking write. Precondition: writeMu held.
 func (c *conn) writeAllLocked(b []byte, deadline time.Time) error {
-	if c.rc != nil {
-		n, err := rawWrite(c.rc, b)
-		if err != nil || n == len(b) {
-			return err
-		}
-		b = b[n:]
+	rest, err := writeNow(c.rc, b)
+	if err != nil || len(rest) == 0 {
+		return err
 	}
 	return c.blockingWriteLocked(deadline, func() error {
-		_, err := c.nc.Write(b)
+		_, err := c.nc.Write(rest)
 		return err
 	})
 }
@@ -296,9 +293,6 @@ func (c *conn) blockingWriteLocked(deadline time.Time, write func() error) error
 	}
 	return c.nc.SetWriteDeadline(time.Time{})
 }
-
-// writeNonBlocking writes what the socket takes now and returns how much.
-func (c *conn) writeNonBlocking(b []byte) (int, error) { return rawWrite(c.rc, b) }
 
 // writeVectored writes the frame with writev, without copying the messages.
 func (c *conn) writeVectored(opcode byte, size int, msgs [][]byte) error {

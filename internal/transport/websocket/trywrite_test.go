@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,19 +67,22 @@ func TestTryWriteManyKeepsFramesWhole(t *testing.T) {
 
 // TestWriteManyFinishesPartialWrites: frames small enough to be written by
 // the non-blocking path first (under 16 KiB) to a client that is not
-// reading yet fill the socket; WriteMany then waits for the rest, so every
-// frame reaches the client whole and in order once it reads.
+// reading fill the socket; WriteMany then writes what the socket did not
+// take, blocking, so every frame reaches the client whole and in order
+// once it reads.
 func TestWriteManyFinishesPartialWrites(t *testing.T) {
-	const frames = 400 // ~5 MiB: more than the socket buffers hold
+	const frames = 2000 // ~24 MiB: more than the socket buffers hold
 	payload := bytes.Repeat([]byte("y"), 12<<10)
+	var written atomic.Int64
 	done := make(chan error, 1)
-	ts := newTestServer(t, ws.Config{}, withOnFrame(func(s *fakeSession, frame []byte) bool {
+	ts := newTestServer(t, ws.Config{WriteTimeout: 30 * time.Second}, withOnFrame(func(s *fakeSession, frame []byte) bool {
 		go func() {
 			for i := 0; i < frames; i++ {
 				if err := s.t.WriteMany(append([]byte(fmt.Sprintf("%04d:", i)), payload...)); err != nil {
 					done <- err
 					return
 				}
+				written.Add(1)
 			}
 			done <- nil
 		}()
@@ -86,6 +90,19 @@ func TestWriteManyFinishesPartialWrites(t *testing.T) {
 	}))
 	c := ts.dial(t, "", nil)
 	sendText(t, c, "go")
+	// Read nothing until the writer is stuck: the socket is full and a
+	// WriteMany is waiting with part of its frame written.
+	for last := int64(-1); ; {
+		time.Sleep(100 * time.Millisecond) // what is measured is the writer making no progress
+		n := written.Load()
+		if n == frames {
+			t.Fatal("every frame was written before the client read: the socket never filled up")
+		}
+		if n == last {
+			break
+		}
+		last = n
+	}
 	readNumberedFrames(t, c, frames, len(payload))
 	if err := recv(t, done, "the writer to finish"); err != nil {
 		t.Fatal(err)
