@@ -46,6 +46,17 @@ func startApp(t *testing.T, edit func(*config.Config)) (*App, string) {
 }
 
 // exchange writes req on c and reads one response.
+// dial connects to addr; the connection is closed when the test ends.
+func dial(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c, bufio.NewReader(c)
+}
+
 func exchange(t *testing.T, c net.Conn, br *bufio.Reader, req string) (*http.Response, string) {
 	t.Helper()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
@@ -74,12 +85,7 @@ func post(path, key, body string) string {
 // request on another connection still reaches net/http.
 func TestFastAPILane(t *testing.T) {
 	_, addr := startApp(t, nil)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	br := bufio.NewReader(c)
+	c, br := dial(t, addr)
 	for _, tc := range []struct {
 		req, ctype string
 		status     int
@@ -119,12 +125,7 @@ func TestFastAPILane(t *testing.T) {
 
 	// Garbage after the first request: 400 and the connection is closed,
 	// the server keeps serving others.
-	g, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	gr := bufio.NewReader(g)
+	g, gr := dial(t, addr)
 	exchange(t, g, gr, post("/api/info", "k", `{}`))
 	resp, _ = exchange(t, g, gr, "\x00\x01garbage\r\n\r\n")
 	if resp.StatusCode != http.StatusBadRequest {
@@ -133,12 +134,8 @@ func TestFastAPILane(t *testing.T) {
 
 	// Other connections go to net/http: a WebSocket upgrade without its
 	// headers gets net/http's 400 from the WebSocket handler.
-	w, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	resp, body = exchange(t, w, bufio.NewReader(w), "GET /connection/websocket HTTP/1.1\r\nHost: x\r\n\r\n")
+	w, wr := dial(t, addr)
+	resp, body = exchange(t, w, wr, "GET /connection/websocket HTTP/1.1\r\nHost: x\r\n\r\n")
 	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
 		t.Fatalf("websocket without upgrade: %d %q %q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
@@ -148,12 +145,7 @@ func TestFastAPILane(t *testing.T) {
 // returns.
 func TestFastAPILaneShutdown(t *testing.T) {
 	a, addr := startApp(t, nil)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	br := bufio.NewReader(c)
+	c, br := dial(t, addr)
 	exchange(t, c, br, post("/api/info", "k", `{}`))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
