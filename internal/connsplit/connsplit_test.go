@@ -211,9 +211,12 @@ func TestClose(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Serve did not return after Close")
 	}
+	// The pending connection is closed: EOF, or a reset when Close came
+	// before the Splitter had read the client's bytes (the kernel resets a
+	// socket closed with unread input). A timeout means it was left open.
 	_ = pending.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := pending.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
-		t.Fatalf("pending connection: %v, want EOF", err)
+	if _, err := pending.Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("pending connection: %v, want EOF or a reset", err)
 	}
 	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
 		t.Fatal("listener still accepts after Close")
