@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/heraldrt/herald/internal/jsonscan"
 )
 
 // Publish is the hot path of the server API, so its request is decoded by a
@@ -37,175 +39,40 @@ func DecodePublishRequest(b []byte, req *PublishRequest) error {
 // decodePublishFast decodes the valid JSON document b. It reports false
 // when b needs the general decoder; req is then in an unspecified state.
 func decodePublishFast(b []byte, req *PublishRequest) bool {
-	i := skipSpace(b, 0)
-	if b[i] != '{' {
-		return false
-	}
-	i = skipSpace(b, i+1)
-	if b[i] == '}' {
-		return true
-	}
-	for {
-		// b is valid JSON, so a key string starts here.
-		keyEnd := stringEnd(b, i)
-		key := b[i+1 : keyEnd-1]
-		if bytes.IndexByte(key, '\\') >= 0 {
-			return false
-		}
-		i = skipSpace(b, keyEnd)
-		i = skipSpace(b, i+1) // ':'
-		end := valueEnd(b, i)
-		v := b[i:end]
+	return jsonscan.Members(b, func(key, v []byte) bool {
+		var ok bool
 		switch string(key) {
 		case "channel":
-			s, ok := plainString(v)
-			if !ok {
-				return false
-			}
-			req.Channel = s
+			req.Channel, ok = jsonscan.PlainString(v)
 		case "data":
-			req.Data = v
+			req.Data, ok = v, true
 		case "b64data":
-			s, ok := plainString(v)
-			if !ok {
-				return false
-			}
-			req.B64Data = s
+			req.B64Data, ok = jsonscan.PlainString(v)
 		case "idempotency_key":
-			s, ok := plainString(v)
-			if !ok {
-				return false
-			}
-			req.IdempotencyKey = s
+			req.IdempotencyKey, ok = jsonscan.PlainString(v)
 		case "version_epoch":
-			s, ok := plainString(v)
-			if !ok {
-				return false
-			}
-			req.VersionEpoch = s
+			req.VersionEpoch, ok = jsonscan.PlainString(v)
 		case "skip_history":
-			bv, ok := plainBool(v)
-			if !ok {
-				return false
-			}
-			req.SkipHistory = bv
+			req.SkipHistory, ok = jsonscan.PlainBool(v)
 		case "delta":
-			bv, ok := plainBool(v)
-			if !ok {
-				return false
-			}
-			req.Delta = bv
+			req.Delta, ok = jsonscan.PlainBool(v)
 		case "version":
 			if v[0] < '0' || v[0] > '9' {
 				return false
 			}
 			n, err := strconv.ParseUint(string(v), 10, 64)
-			if err != nil {
-				return false
-			}
-			req.Version = n
+			req.Version, ok = n, err == nil
 		case "tags":
 			if v[0] != '{' {
 				return false
 			}
 			// Same merge semantics as encoding/json for a repeated key.
 			tags := req.Tags
-			if err := json.Unmarshal(v, &tags); err != nil {
-				return false
-			}
+			ok = json.Unmarshal(v, &tags) == nil
 			req.Tags = tags
-		default:
-			return false
 		}
-		i = skipSpace(b, end)
-		if b[i] == '}' {
-			return true
-		}
-		i = skipSpace(b, i+1) // ','
-	}
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) {
-		switch b[i] {
-		case ' ', '\t', '\r', '\n':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
-
-// stringEnd returns the index just past the string starting at b[i] == '"'.
-// b must be valid JSON.
-func stringEnd(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-	return len(b)
-}
-
-// valueEnd returns the index just past the JSON value starting at b[i]. b
-// must be valid JSON.
-func valueEnd(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return stringEnd(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				j = stringEnd(b, j) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return len(b)
-	default:
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case ',', '}', ']', ' ', '\t', '\r', '\n':
-				return j
-			}
-		}
-		return len(b)
-	}
-}
-
-// plainString returns the JSON string v when it has no escapes and is valid
-// UTF-8 (encoding/json would otherwise rewrite it).
-func plainString(v []byte) (string, bool) {
-	if v[0] != '"' {
-		return "", false
-	}
-	s := v[1 : len(v)-1]
-	if bytes.IndexByte(s, '\\') >= 0 || !utf8.Valid(s) {
-		return "", false
-	}
-	return string(s), true
-}
-
-func plainBool(v []byte) (value, ok bool) {
-	switch string(v) {
-	case "true":
-		return true, true
-	case "false":
-		return false, true
-	default:
-		return false, false
-	}
+		return ok
+	})
 }
 
 // AppendJSON appends the JSON encoding of r to dst. The output is byte-equal

@@ -413,6 +413,9 @@ func (c *Client) close(d protocol.Disconnect) {
 // cleanupSubscription removes presence and publishes leave for a removed
 // subscription. Must be called without c.mu held.
 func (c *Client) cleanupSubscription(ch string, sub *subscription) {
+	if !sub.presence && !sub.joinLeave {
+		return // nothing to tell: no context (and its timer) either
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if sub.presence {

@@ -1,11 +1,9 @@
 package jwt
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -14,6 +12,8 @@ import (
 	"time"
 
 	gojwt "github.com/golang-jwt/jwt/v5"
+
+	"github.com/heraldrt/herald/internal/jsonscan"
 )
 
 // MaxTokenLength is the length in bytes above which a token is rejected
@@ -54,8 +54,8 @@ type verifierState struct {
 type keySet struct {
 	cfg      Config
 	now      func() time.Time
-	hmacCur  []byte
-	hmacPrev []byte
+	hmacCur  *hmacKey
+	hmacPrev *hmacKey
 	jwks     *jwksCache // nil unless cfg.JWKSPublicEndpoint is set
 	dynamic  bool       // the endpoint has placeholders
 }
@@ -102,10 +102,10 @@ func compile(c Config) (*keySet, error) {
 		ks.now = time.Now
 	}
 	if c.HMACSecretKey != "" {
-		ks.hmacCur = []byte(c.HMACSecretKey)
+		ks.hmacCur = newHMACKey([]byte(c.HMACSecretKey))
 	}
 	if c.HMACPreviousSecretKey != "" {
-		ks.hmacPrev = []byte(c.HMACPreviousSecretKey)
+		ks.hmacPrev = newHMACKey([]byte(c.HMACPreviousSecretKey))
 	}
 	if c.JWKSPublicEndpoint != "" {
 		client := c.HTTPClient
@@ -216,6 +216,9 @@ func (ks *keySet) userID(c *rawClaims, payload []byte) (string, error) {
 		if len(c.Sub) == 0 || string(c.Sub) == "null" {
 			return "", nil
 		}
+		if s, ok := jsonscan.PlainString(c.Sub); ok {
+			return s, nil
+		}
 		var s string
 		if err := json.Unmarshal(c.Sub, &s); err != nil {
 			return "", invalid("sub must be a string", err)
@@ -247,7 +250,7 @@ func (ks *keySet) verify(ctx context.Context, token string) (*rawClaims, []byte,
 		return nil, nil, invalid("malformed header encoding", err)
 	}
 	var h header
-	if err := decodeObject(hb, &h); err != nil {
+	if err := decodeHeader(hb, &h); err != nil {
 		return nil, nil, invalid("malformed header", err)
 	}
 	method, ok := methods[h.Alg]
@@ -268,22 +271,13 @@ func (ks *keySet) verify(ctx context.Context, token string) (*rawClaims, []byte,
 		}
 	}
 	c := &rawClaims{}
-	if err := decodeObject(payload, c); err != nil {
+	if err := decodeClaims(payload, c); err != nil {
 		return nil, nil, invalid("malformed claims", err)
 	}
 	if err := ks.validate(c); err != nil {
 		return nil, nil, err
 	}
 	return c, payload, nil
-}
-
-// decodeObject unmarshals b, which must be a JSON object, into v.
-func decodeObject(b []byte, v any) error {
-	b = bytes.TrimLeft(b, " \t\r\n")
-	if len(b) == 0 || b[0] != '{' {
-		return errors.New("not a JSON object")
-	}
-	return json.Unmarshal(b, v)
 }
 
 // verifySignature checks sig over signed with the key that the
@@ -315,15 +309,15 @@ func (ks *keySet) verifySignature(ctx context.Context, method gojwt.SigningMetho
 		if ks.hmacCur == nil {
 			return invalid("no HMAC key configured for "+alg, nil)
 		}
-		err := method.Verify(signed, sig, ks.hmacCur)
-		if err != nil && ks.hmacPrev != nil && errors.Is(err, gojwt.ErrSignatureInvalid) {
+		ok := ks.hmacCur.verify(alg, signed, sig)
+		if !ok && ks.hmacPrev != nil {
 			until := ks.cfg.HMACPreviousSecretKeyValidUntil
 			if until.IsZero() || ks.now().Before(until) {
-				err = method.Verify(signed, sig, ks.hmacPrev)
+				ok = ks.hmacPrev.verify(alg, signed, sig)
 			}
 		}
-		if err != nil {
-			return invalid("bad signature", err)
+		if !ok {
+			return invalid("bad signature", gojwt.ErrSignatureInvalid)
 		}
 		return nil
 	case "RS", "PS":

@@ -9,8 +9,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -358,5 +360,42 @@ func TestErrorKeepsReason(t *testing.T) {
 	_, err := v.VerifyConnectToken(context.Background(), tok)
 	if err == nil || !strings.Contains(err.Error(), "bad-issuer") {
 		t.Fatalf("err = %v, want the reason in the text", err)
+	}
+}
+
+// TestHMACConcurrent verifies good and bad HMAC tokens of every size from
+// many goroutines at once: the keyed hashes are pooled and reused, so a
+// state leaking from one verification into another would accept a bad
+// signature or reject a good one (and -race would see a shared hash).
+func TestHMACConcurrent(t *testing.T) {
+	const secret = "concurrent-secret"
+	v := newVerifier(t, jwt.Config{HMACSecretKey: secret})
+	methods := []gojwt.SigningMethod{gojwt.SigningMethodHS256, gojwt.SigningMethodHS384, gojwt.SigningMethodHS512}
+	var good, bad []string
+	for i, m := range methods {
+		good = append(good, sign(t, m, []byte(secret), claims("sub", fmt.Sprint("u", i)), ""))
+		bad = append(bad, sign(t, m, []byte(secret+"x"), claims("sub", fmt.Sprint("u", i)), ""))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				k := (g + i) % len(methods)
+				if _, err := v.VerifyConnectToken(context.Background(), good[k]); err != nil {
+					errs <- fmt.Errorf("good %s token rejected: %w", methods[k].Alg(), err)
+					return
+				}
+				if _, err := v.VerifyConnectToken(context.Background(), bad[k]); !errors.Is(err, jwt.ErrInvalidToken) {
+					errs <- fmt.Errorf("bad %s token: err = %v", methods[k].Alg(), err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
