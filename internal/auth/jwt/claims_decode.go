@@ -38,14 +38,21 @@ func decodeObject(b []byte, v any) error {
 	return json.Unmarshal(b, v)
 }
 
-// decodeHeader decodes the JOSE header b into h, as decodeObject would.
-func decodeHeader(b []byte, h *header) error {
-	if json.Valid(b) && decodeHeaderFast(b, h) {
+// decodeScanned decodes the JSON object b into v, which must be zero, with
+// fast when b is valid JSON of a shape it takes, else (v reset) with
+// decodeObject. fast reports false when it does not take b, leaving v in
+// any state.
+func decodeScanned[T any](b []byte, v *T, fast func([]byte, *T) bool) error {
+	if json.Valid(b) && fast(b, v) {
 		return nil
 	}
-	*h = header{}
-	return decodeObject(b, h)
+	var zero T
+	*v = zero
+	return decodeObject(b, v)
 }
+
+// decodeHeader decodes the JOSE header b into h, as decodeObject would.
+func decodeHeader(b []byte, h *header) error { return decodeScanned(b, h, decodeHeaderFast) }
 
 func decodeHeaderFast(b []byte, h *header) bool {
 	return jsonscan.Members(b, func(key, v []byte) bool {
@@ -65,13 +72,7 @@ func decodeHeaderFast(b []byte, h *header) bool {
 // decodeClaims decodes the claims b into c, which must be zero, as
 // decodeObject would, except that info, meta and data are copied out of b
 // either way and sub may alias b.
-func decodeClaims(b []byte, c *rawClaims) error {
-	if json.Valid(b) && decodeClaimsFast(b, c) {
-		return nil
-	}
-	*c = rawClaims{}
-	return decodeObject(b, c)
-}
+func decodeClaims(b []byte, c *rawClaims) error { return decodeScanned(b, c, decodeClaimsFast) }
 
 func decodeClaimsFast(b []byte, c *rawClaims) bool {
 	return jsonscan.Members(b, func(key, v []byte) bool {

@@ -55,7 +55,8 @@ func TestReloadConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for !stop.Load() {
+			// At least one round each, however soon the reloads end.
+			for first := true; first || !stop.Load(); first = false {
 				okA := subErr(v, tokA) == nil
 				okB := subErr(v, tokB) == nil
 				if okA || okB {
