@@ -99,14 +99,8 @@ func (r *Report) WriteHuman(w io.Writer) error {
 	if r.Interrupted {
 		b.WriteString(" (interrupted)")
 	}
-	b.WriteString("\n  params:")
-	keys := make([]string, 0, len(r.Params))
-	for k := range r.Params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(&b, " %s=%v", k, r.Params[k])
+	if len(r.Params) > 0 {
+		b.WriteString("\n  params: " + paramString(r.Params))
 	}
 	b.WriteString("\n")
 	for _, name := range r.order {
