@@ -22,6 +22,9 @@ const dispatchQueueSize = 2
 // maxMessagesInFrame.
 const maxEventBatch = 8
 
+// A batch of one channel's publications is written as one frame.
+var _ [maxMessagesInFrame - maxEventBatch]struct{} // fails to compile if maxEventBatch > maxMessagesInFrame
+
 // event is one channel event to fan out: a publication (pub set) or
 // another job (run).
 type event struct {

@@ -16,7 +16,8 @@ func TestGroupEventsKeepsEachChannelsOrder(t *testing.T) {
 	job := func(ch, name string) event {
 		return event{ch: ch, run: func() { calls = append(calls, name) }}
 	}
-	batch := []event{pub("a", 1), pub("b", 1), pub("a", 2), job("a", "join a"), pub("a", 3), pub("b", 2), pub("b", 3)}
+	batch := []event{pub("a", 1), pub("b", 1), pub("a", 2), job("a", "join a"), pub("a", 3), pub("b", 2), pub("b", 3),
+		job("b", "leave b"), pub("b", 4), pub("b", 5)} // the last run: one channel only
 	groupEvents(batch, func(ch string, group []event) {
 		var offs []string
 		for _, ev := range group {
@@ -27,7 +28,7 @@ func TestGroupEventsKeepsEachChannelsOrder(t *testing.T) {
 		}
 		calls = append(calls, ch+" "+strings.Join(offs, ","))
 	}, func(ev *event) { ev.run() })
-	want := "a 1,2 | b 1 | join a | a 3 | b 2,3"
+	want := "a 1,2 | b 1 | join a | a 3 | b 2,3 | leave b | b 4,5"
 	if got := strings.Join(calls, " | "); got != want {
 		t.Fatalf("calls %q, want %q", got, want)
 	}

@@ -155,7 +155,10 @@ func groupEvents(batch []event, pubs func(ch string, group []event), job func(ev
 // groupPublications calls pubs once per channel of evs (publications),
 // with that channel's publications in order.
 func groupPublications(evs []event, pubs func(ch string, group []event)) {
-	if len(evs) == 1 {
+	if len(evs) == 0 {
+		return
+	}
+	if oneChannel(evs) { // the usual batch: no regrouping, no copy
 		pubs(evs[0].ch, evs)
 		return
 	}
@@ -173,6 +176,17 @@ func groupPublications(evs []event, pubs func(ch string, group []event)) {
 		}
 		pubs(evs[i].ch, group)
 	}
+}
+
+// oneChannel reports whether every event of evs (not empty) is of the
+// first one's channel.
+func oneChannel(evs []event) bool {
+	for i := 1; i < len(evs); i++ {
+		if evs[i].ch != evs[0].ch {
+			return false
+		}
+	}
+	return true
 }
 
 // parallelFanoutMin is the subscriber count from which a publication is
