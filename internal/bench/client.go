@@ -4,34 +4,30 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/gorilla/websocket"
 
+	"github.com/heraldrt/herald/internal/netpoll"
 	"github.com/heraldrt/herald/internal/protocol"
 	"github.com/heraldrt/herald/internal/protocol/protocolpb"
 )
 
-// dialer opens client connections for a scenario: one gorilla dialer per
-// source address, a protocol, and a token minter.
+// dialer opens client connections for a scenario: one net.Dialer per source
+// address, a protocol, and a token minter.
 type dialer struct {
-	url     string
-	proto   protocol.Type
-	secret  []byte
-	timeout time.Duration
-	ws      []*websocket.Dialer
-	next    atomic.Uint64
+	url         string
+	proto       protocol.Type
+	subprotocol string
+	secret      []byte
+	timeout     time.Duration
+	nds         []*net.Dialer
+	next        atomic.Uint64
 }
-
-// writeBufPool is shared by all connections so idle ones hold no write
-// buffer (gorilla takes one from the pool only while writing a frame).
-var writeBufPool = &sync.Pool{}
 
 // newDialer builds a dialer for the scenario options (defaults applied).
 func newDialer(o Options) (*dialer, error) {
@@ -39,35 +35,22 @@ func newDialer(o Options) (*dialer, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &dialer{url: o.WSURL, proto: t, timeout: o.Timeout}
+	d := &dialer{url: o.WSURL, proto: t, timeout: o.Timeout, subprotocol: "centrifuge-json"}
+	if t == protocol.TypeProtobuf {
+		d.subprotocol = "centrifuge-protobuf"
+	}
 	if o.TokenSecret != "" {
 		d.secret = []byte(o.TokenSecret)
 	}
-	mk := func(src net.IP) *websocket.Dialer {
+	for _, src := range o.sourcesFor() {
 		nd := &net.Dialer{Timeout: o.Timeout}
 		if src != nil {
 			nd.LocalAddr = &net.TCPAddr{IP: src}
 		}
-		w := &websocket.Dialer{
-			NetDialContext:   nd.DialContext,
-			HandshakeTimeout: o.Timeout,
-			ReadBufferSize:   1024,
-			WriteBufferSize:  1024,
-			WriteBufferPool:  writeBufPool,
-			Proxy:            nil,
-		}
-		if t == protocol.TypeProtobuf {
-			w.Subprotocols = []string{"centrifuge-protobuf"}
-		} else {
-			w.Subprotocols = []string{"centrifuge-json"}
-		}
-		return w
+		d.nds = append(d.nds, nd)
 	}
-	for _, src := range o.sourcesFor() {
-		d.ws = append(d.ws, mk(src))
-	}
-	if len(d.ws) == 0 {
-		d.ws = append(d.ws, mk(nil))
+	if len(d.nds) == 0 {
+		d.nds = append(d.nds, &net.Dialer{Timeout: o.Timeout})
 	}
 	return d, nil
 }
@@ -81,28 +64,48 @@ func (d *dialer) token(n int) (string, error) {
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(d.secret)
 }
 
-// pubHandler receives a publication for channel with its data. It is
-// called from the connection's reading goroutine; data is valid only
-// during the call.
+// pubHandler receives a publication for channel with its data. Calls for
+// one connection never overlap; data is valid only during the call.
 type pubHandler func(channel string, data []byte)
 
-// conn is one client connection. Its methods other than Close must be
-// called from one goroutine: Connect and Subscribe first, then Run.
+// conn is one client connection. Connect (in dial) and Subscribe run on the
+// caller's goroutine with blocking reads; start then hands the reading to
+// the reactor (or to a goroutine for TLS). Close may be called from any
+// goroutine, at any time, more than once.
 type conn struct {
-	ws      *websocket.Conn
+	nc      net.Conn
+	raw     *rawSocket      // the socket once start detached it from nc; then nc is closed
+	rc      syscall.RawConn // raw's, for the reactor
 	proto   protocol.Type
 	onPub   pubHandler
 	nextID  uint32
 	timeout time.Duration
-	buf     []byte
+	fr      frameReader
 	pb      protocolpb.Reply
+	r       reply
+	// onReply, when set, sees every reply (the pending command's result).
+	onReply func(*reply)
+
+	wmu  sync.Mutex // serialises writes
+	wbuf []byte
 
 	// clientID is the client id from the connect result.
 	clientID string
 	// pings counts server pings answered.
-	pings     atomic.Int64
-	closeOnce sync.Once
+	pings atomic.Int64
+
+	rmu       sync.Mutex // held while reading: Close waits for a read in progress
 	closed    atomic.Bool
+	closeOnce sync.Once
+	watch     *netpoll.Watch
+	endOnce   sync.Once
+	end       func(error) // called once when reading ends; nil before start
+
+	// Non-blocking read through rc, bound once (no closure per read).
+	readBuf []byte
+	readN   int
+	readErr error
+	readFn  func(fd uintptr) bool
 }
 
 // dial opens connection n (over source address n mod the list) and runs the
@@ -110,16 +113,14 @@ type conn struct {
 func (d *dialer) dial(ctx context.Context, n int, onPub pubHandler) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	w := d.ws[int(d.next.Add(1)-1)%len(d.ws)]
-	ws, resp, err := w.DialContext(ctx, d.url, http.Header{})
-	if resp != nil && resp.Body != nil {
-		_ = resp.Body.Close()
-	}
+	nd := d.nds[int(d.next.Add(1)-1)%len(d.nds)]
+	nc, rest, err := dialWS(ctx, nd, d.url, d.subprotocol)
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
-	c := &conn{ws: ws, proto: d.proto, onPub: onPub, timeout: d.timeout}
-	stop := context.AfterFunc(ctx, func() { _ = ws.SetReadDeadline(time.Now()) })
+	c := &conn{nc: nc, proto: d.proto, onPub: onPub, timeout: d.timeout}
+	c.fr.in = rest
+	stop := context.AfterFunc(ctx, func() { _ = nc.SetReadDeadline(time.Now()) })
 	defer stop()
 	tok, err := d.token(n)
 	if err != nil {
@@ -139,7 +140,7 @@ func (d *dialer) dial(ctx context.Context, n int, onPub pubHandler) (*conn, erro
 func (c *conn) Subscribe(ctx context.Context, channel string) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	stop := context.AfterFunc(ctx, func() { _ = c.ws.SetReadDeadline(time.Now()) })
+	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetReadDeadline(time.Now()) })
 	defer stop()
 	if err := c.call(func(id uint32) ([]byte, error) { return encodeSubscribe(c.proto, id, channel) }, nil); err != nil {
 		return fmt.Errorf("subscribe %s: %w", channel, err)
@@ -156,66 +157,95 @@ func (c *conn) call(enc func(id uint32) ([]byte, error), onResult func(*reply)) 
 	if err != nil {
 		return err
 	}
-	if err := c.write(frame); err != nil {
+	if err := c.write(c.dataOp(), frame); err != nil {
 		return err
 	}
-	for {
-		var got *reply
-		err := c.readFrame(func(r *reply) error {
-			if r.kind == kindResult && r.id == id {
-				got = r
-				if r.err == nil && onResult != nil {
-					onResult(r)
-				}
+	var (
+		got  bool
+		rerr *replyError
+	)
+	c.onReply = func(r *reply) {
+		if r.kind == kindResult && r.id == id && !got {
+			got, rerr = true, r.err
+			if r.err == nil && onResult != nil {
+				onResult(r)
 			}
-			return nil
-		})
+		}
+	}
+	defer func() { c.onReply = nil }()
+	for !got {
+		if err := c.parse(); err != nil {
+			return err
+		}
+		if got {
+			break
+		}
+		n, err := c.nc.Read(c.fr.space())
+		c.fr.in = c.fr.in[:len(c.fr.in)+n]
 		if err != nil {
 			return err
 		}
-		if got != nil {
-			if got.err != nil {
-				return got.err
-			}
-			return nil
-		}
 	}
+	if rerr != nil {
+		return rerr
+	}
+	return nil
 }
 
-// write sends one frame in the connection's frame type.
-func (c *conn) write(frame []byte) error {
-	mt := websocket.TextMessage
+// dataOp is the frame type of the connection's protocol.
+func (c *conn) dataOp() byte {
 	if c.proto == protocol.TypeProtobuf {
-		mt = websocket.BinaryMessage
+		return opBinary
 	}
-	_ = c.ws.SetWriteDeadline(time.Now().Add(c.timeout))
-	return c.ws.WriteMessage(mt, frame)
+	return opText
+}
+
+// write sends one frame.
+func (c *conn) write(op byte, payload []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.wbuf = appendClientFrame(c.wbuf[:0], op, payload)
+	return c.writeLocked(c.wbuf, time.Now().Add(c.timeout))
+}
+
+// writeLocked writes b by the deadline; c.wmu is held.
+func (c *conn) writeLocked(b []byte, deadline time.Time) error {
+	if c.raw != nil {
+		return c.raw.Write(b, deadline)
+	}
+	_ = c.nc.SetWriteDeadline(deadline)
+	_, err := c.nc.Write(b)
+	return err
+}
+
+// closeSocket closes the connection's socket.
+func (c *conn) closeSocket() {
+	if c.raw != nil {
+		_ = c.raw.Close()
+		return
+	}
+	_ = c.nc.Close()
 }
 
 // errServerClosed wraps a disconnect or unsubscribe push from the server.
 var errServerClosed = errors.New("closed by server")
 
-// readFrame reads one frame and handles each reply in it: pings are
-// answered, publications go to onPub, and every reply goes to each.
-func (c *conn) readFrame(each func(*reply) error) error {
-	_, rd, err := c.ws.NextReader()
+// parse handles the complete frames received so far.
+func (c *conn) parse() error { return c.fr.parse(c) }
+
+// message handles one WebSocket message: every reply in it. It implements
+// frameSink.
+func (c *conn) message(frame []byte) error {
+	msgs, err := protocol.SplitFrame(c.proto, frame)
 	if err != nil {
 		return err
 	}
-	c.buf, err = readInto(c.buf[:0], rd)
-	if err != nil {
-		return err
-	}
-	msgs, err := protocol.SplitFrame(c.proto, c.buf)
-	if err != nil {
-		return err
-	}
-	var r reply
+	r := &c.r
 	for _, m := range msgs {
 		if c.proto == protocol.TypeProtobuf {
-			err = decodeProtobufReply(m, &c.pb, &r)
-		} else if !decodeJSONPubFast(m, &r) {
-			err = decodeJSONReply(m, &r)
+			err = decodeProtobufReply(m, &c.pb, r)
+		} else if !decodeJSONPubFast(m, r) {
+			err = decodeJSONReply(m, r)
 		}
 		if err != nil {
 			return err
@@ -223,7 +253,7 @@ func (c *conn) readFrame(each func(*reply) error) error {
 		switch r.kind {
 		case kindPing:
 			c.pings.Add(1)
-			if err := c.write(pongFrame(c.proto)); err != nil {
+			if err := c.write(c.dataOp(), pongFrame(c.proto)); err != nil {
 				return err
 			}
 		case kindPub:
@@ -235,58 +265,57 @@ func (c *conn) readFrame(each func(*reply) error) error {
 				return fmt.Errorf("%w: %s on %q", errServerClosed, r.pushErr, r.channel)
 			}
 		}
-		if err := each(&r); err != nil {
-			return err
+		if c.onReply != nil {
+			c.onReply(r)
 		}
 	}
 	return nil
 }
 
-// readInto appends everything from r to dst, growing it as needed.
-func readInto(dst []byte, r io.Reader) ([]byte, error) {
-	if cap(dst) == 0 {
-		dst = make([]byte, 0, 512)
+// control answers a WebSocket ping and ends on a close frame. It implements
+// frameSink.
+func (c *conn) control(op byte, payload []byte) error {
+	switch op {
+	case opPing:
+		return c.write(opPong, payload)
+	case opClose:
+		return closePayload(payload)
 	}
-	for {
-		if len(dst) == cap(dst) {
-			dst = append(dst, 0)[:len(dst)]
-		}
-		n, err := r.Read(dst[len(dst):cap(dst)])
-		dst = dst[:len(dst)+n]
-		if err == io.EOF {
-			return dst, nil
-		}
-		if err != nil {
-			return dst, err
-		}
-	}
-}
-
-// Run reads until the connection ends, answering pings and passing
-// publications to the handler. It returns nil after Close, else the
-// reason the connection ended.
-func (c *conn) Run() error {
-	_ = c.ws.SetReadDeadline(time.Time{})
-	for {
-		if err := c.readFrame(func(*reply) error { return nil }); err != nil {
-			if c.closed.Load() {
-				return nil
-			}
-			return err
-		}
-	}
+	return nil
 }
 
 // Pings returns the number of server pings answered.
 func (c *conn) Pings() int64 { return c.pings.Load() }
 
-// Close sends a normal close frame and closes the connection. It is safe
-// to call from any goroutine and more than once.
+// Close sends a normal close frame and closes the connection, after any
+// read in progress has finished; the end callback given to start then runs
+// with nil. It is safe to call from any goroutine and more than once.
 func (c *conn) Close() {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
-		msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
-		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-		_ = c.ws.Close()
+		_ = c.nc.SetReadDeadline(time.Now()) // unblocks a goroutine reader (TLS)
+		c.rmu.Lock()
+		if c.watch != nil {
+			c.watch.Detach()
+		}
+		c.wmu.Lock()
+		_ = c.writeLocked(closeFrame(1000), time.Now().Add(time.Second))
+		c.wmu.Unlock()
+		c.closeSocket()
+		c.rmu.Unlock()
+		c.finish(nil)
+	})
+}
+
+// finish reports the end of reading once, if reading was started.
+func (c *conn) finish(err error) {
+	if c.end == nil {
+		return
+	}
+	c.endOnce.Do(func() {
+		if c.closed.Load() {
+			err = nil
+		}
+		c.end(err)
 	})
 }

@@ -41,7 +41,7 @@ func Conns(ctx context.Context, o Options, cfg ConnsConfig) (*Report, error) {
 	start := time.Now()
 	rep := newReport("conns", o)
 	rep.Params = map[string]any{"connections": cfg.Connections, "channels": cfg.Channels,
-		"duration": o.Duration.String(), "source_addrs": len(d.ws)}
+		"duration": o.Duration.String(), "source_addrs": len(d.nds)}
 	var (
 		errs              errorLog
 		connected, failed counter

@@ -17,8 +17,12 @@
 //   - Churn: rounds of connect–subscribe–close cycles; measures cycles/s and
 //     the server's RSS and descriptor count after every round.
 //
-// The tool is its own client: it uses gorilla/websocket and a small reply
-// decoder of its own, and never a Centrifugo SDK. Server resource figures
+// The tool is its own client, and never a Centrifugo SDK: a small WebSocket
+// client side and reply decoder of its own (wsframe.go, reply.go) that
+// parse frames in place, and an inline epoll reactor (internal/netpoll)
+// that reads every plain-TCP connection from one goroutine per processor,
+// so that the tool's CPU per received message stays below the servers'
+// (both share the machine). TLS connections get a goroutine each. Server resource figures
 // come from /proc/PID when Options.ServerPID is set, so they are available
 // only on Linux and for a server on the same host.
 //

@@ -5,15 +5,17 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/heraldrt/herald/internal/netpoll"
 )
 
-// connSet is a set of subscribed connections, each with a reading
-// goroutine that the set owns.
+// connSet is a set of subscribed connections, read by the set's reactor.
 type connSet struct {
-	conns []*conn // by connection number; nil where setup failed
-	wg    sync.WaitGroup
-	lost  counter // connections whose read loop failed before closeAll
-	errs  *errorLog
+	conns  []*conn // by connection number; nil where setup failed
+	reader *netpoll.Poller
+	wg     sync.WaitGroup // connections still being read
+	lost   counter        // connections whose read loop failed before closeAll
+	errs   *errorLog
 }
 
 // openSpec describes the connections openConns sets up.
@@ -31,7 +33,7 @@ type openSpec struct {
 // loop. It returns when every attempt ended or ctx is done; connections
 // that failed are nil and their errors are in errs.
 func openConns(ctx context.Context, d *dialer, o Options, spec openSpec, errs *errorLog) *connSet {
-	s := &connSet{conns: make([]*conn, spec.n), errs: errs}
+	s := &connSet{conns: make([]*conn, spec.n), errs: errs, reader: newReader()}
 	sem := make(chan struct{}, o.ConnectConcurrency)
 	var setup sync.WaitGroup
 	for i := range spec.n {
@@ -72,13 +74,13 @@ func openConns(ctx context.Context, d *dialer, o Options, spec openSpec, errs *e
 				spec.connected.Add(1)
 			}
 			s.wg.Add(1)
-			go func() {
+			c.start(s.reader, func(err error) {
 				defer s.wg.Done()
-				if err := c.Run(); err != nil {
+				if err != nil {
 					s.lost.Add(1)
 					errs.add(fmt.Errorf("connection lost: %w", err))
 				}
-			}()
+			})
 		}()
 	}
 	setup.Wait()
@@ -107,8 +109,8 @@ func (s *connSet) pings() int64 {
 	return n
 }
 
-// closeAll closes every connection, at most 256 closing at once, and waits
-// for every read loop to end.
+// closeAll closes every connection, at most 256 closing at once, waits
+// until none is being read and stops the reactor. It is idempotent.
 func (s *connSet) closeAll() {
 	sem := make(chan struct{}, 256)
 	var wg sync.WaitGroup
@@ -126,6 +128,9 @@ func (s *connSet) closeAll() {
 	}
 	wg.Wait()
 	s.wg.Wait()
+	if s.reader != nil {
+		_ = s.reader.Close()
+	}
 }
 
 // sleepCtx waits for d or until ctx is done, and reports whether the full

@@ -60,6 +60,13 @@ type Config struct {
 	// it is full, a callback runs on its own goroutine. Zero means
 	// 64 × Workers.
 	QueueSize int
+	// Inline runs every callback on the poller goroutine that saw the
+	// readiness, with no worker pool and no hand-off: for callbacks that are
+	// short and never block (a load generator's readers), where the
+	// hand-off to a worker would cost more than the callback. Workers and
+	// QueueSize are then ignored, except that a callback returning Again
+	// still runs again on a goroutine of its own.
+	Inline bool
 }
 
 func (c Config) withDefaults() Config {
@@ -67,10 +74,12 @@ func (c Config) withDefaults() Config {
 	if c.Pollers <= 0 {
 		c.Pollers = max(1, procs/8)
 	}
-	if c.Workers <= 0 {
+	if c.Inline {
+		c.Workers, c.QueueSize = 0, 0
+	} else if c.Workers <= 0 {
 		c.Workers = max(8, 4*procs)
 	}
-	if c.QueueSize <= 0 {
+	if c.QueueSize <= 0 && !c.Inline {
 		c.QueueSize = 64 * c.Workers
 	}
 	return c

@@ -31,9 +31,10 @@ const wakeID = 0
 
 // Poller is an epoll reactor; see the package documentation.
 type Poller struct {
-	eps   []*epoller
-	next  atomic.Uint32
-	queue chan *Watch
+	eps    []*epoller
+	next   atomic.Uint32
+	queue  chan *Watch
+	inline bool
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -71,7 +72,7 @@ type Watch struct {
 // New starts a Poller with its poller and worker goroutines. Close stops them.
 func New(cfg Config) (*Poller, error) {
 	cfg = cfg.withDefaults()
-	p := &Poller{queue: make(chan *Watch, cfg.QueueSize)}
+	p := &Poller{queue: make(chan *Watch, cfg.QueueSize), inline: cfg.Inline}
 	for range cfg.Pollers {
 		ep, err := newEpoller(p)
 		if err != nil {
@@ -181,9 +182,14 @@ func (ep *epoller) loop() {
 	}
 }
 
-// dispatch hands w to a pooled worker, or to a new goroutine when every
-// worker is busy and the queue is full. Only poller goroutines call it.
+// dispatch runs w's callback inline (Config.Inline) or hands w to a pooled
+// worker, or to a new goroutine when every worker is busy and the queue is
+// full. Only poller goroutines call it.
 func (p *Poller) dispatch(w *Watch) {
+	if p.inline {
+		w.run()
+		return
+	}
 	select {
 	case p.queue <- w:
 	default:

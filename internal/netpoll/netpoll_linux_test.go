@@ -67,7 +67,12 @@ func nonBlockingRead(rc syscall.RawConn) (total int, eof bool) {
 }
 
 func TestCallbackPerReadiness(t *testing.T) {
-	p, err := netpoll.New(netpoll.Config{})
+	t.Run("workers", func(t *testing.T) { testCallbackPerReadiness(t, netpoll.Config{}) })
+	t.Run("inline", func(t *testing.T) { testCallbackPerReadiness(t, netpoll.Config{Inline: true, Pollers: 2}) })
+}
+
+func testCallbackPerReadiness(t *testing.T, cfg netpoll.Config) {
+	p, err := netpoll.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
