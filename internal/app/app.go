@@ -212,12 +212,13 @@ func (a *App) handlers() (external *http.ServeMux, internal *http.ServeMux) {
 			}
 			return c, nil
 		}, websocket.Config{
-			MessageSizeLimit: cfg.WebSocket.MessageSizeLimit,
-			WriteTimeout:     cfg.WebSocket.WriteTimeout,
-			Compression:      cfg.WebSocket.Compression,
-			ReadBufferSize:   cfg.WebSocket.ReadBufferSize,
-			WriteBufferSize:  cfg.WebSocket.WriteBufferSize,
-			AllowedOrigins:   cfg.Client.AllowedOrigins,
+			MessageSizeLimit:             cfg.WebSocket.MessageSizeLimit,
+			WriteTimeout:                 cfg.WebSocket.WriteTimeout,
+			Compression:                  cfg.WebSocket.Compression,
+			CompressionLevel:             cfg.WebSocket.CompressionLevel,
+			CompressionMinSize:           cfg.WebSocket.CompressionMinSize,
+			DecompressedMessageSizeLimit: cfg.WebSocket.DecompressedMessageSizeLimit,
+			AllowedOrigins:               cfg.Client.AllowedOrigins,
 		}, a.log)
 		a.wsHandler = a.limiter.wrap(ws)
 		external.Handle(cfg.WebSocket.HandlerPrefix, a.wsHandler)

@@ -49,16 +49,23 @@ func ensureNodeModules(t *testing.T, dir string) {
 }
 
 // TestCentrifugeJS runs js/basic.mjs (centrifuge-js from npm, JSON and
-// Protobuf builds) under Node.js against a herald process.
+// Protobuf builds) under Node.js against a herald process, and once more
+// with websocket.compression on, where the ws client's permessage-deflate
+// offer must be accepted.
 func TestCentrifugeJS(t *testing.T) {
 	t.Parallel()
 	node := requireNode(t)
 	dir := jsDir(t)
 
-	for _, proto := range []string{"json", "protobuf"} {
-		t.Run(proto, func(t *testing.T) {
+	for _, run := range []string{"json", "protobuf", "json+deflate"} {
+		proto, deflate := strings.CutSuffix(run, "+deflate")
+		t.Run(run, func(t *testing.T) {
 			t.Parallel()
-			s := startServer(t)
+			var opts []configOption
+			if deflate {
+				opts = append(opts, withSection("websocket", map[string]any{"compression": true}))
+			}
+			s := startServer(t, opts...)
 			const user, channel = "js-user", "chat:js"
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
@@ -85,9 +92,13 @@ func TestCentrifugeJS(t *testing.T) {
 			}
 			err = cmd.Wait()
 			if err != nil || len(lines) == 0 || !strings.HasPrefix(lines[len(lines)-1], "OK ") {
-				t.Fatalf("basic.mjs (%s): %v\nstdout:\n%s\nstderr:\n%s", proto, err, strings.Join(lines, "\n"), stderr.String())
+				t.Fatalf("basic.mjs (%s): %v\nstdout:\n%s\nstderr:\n%s", run, err, strings.Join(lines, "\n"), stderr.String())
 			}
-			t.Log(lines[len(lines)-1])
+			last := lines[len(lines)-1]
+			if got := strings.Contains(last, "permessage-deflate"); got != deflate {
+				t.Fatalf("basic.mjs (%s): permessage-deflate negotiated: %v, want %v (%s)", run, got, deflate, last)
+			}
+			t.Log(last)
 		})
 	}
 }

@@ -16,8 +16,6 @@ const (
 	DefaultWriteTimeout = time.Second
 	// DefaultCloseTimeout is the default CloseTimeout.
 	DefaultCloseTimeout = 5 * time.Second
-	// DefaultWriteBufferSize is the default WriteBufferSize.
-	DefaultWriteBufferSize = 4096
 	// DefaultCompressionLevel is the default CompressionLevel.
 	DefaultCompressionLevel = 1
 )
@@ -60,22 +58,6 @@ type Config struct {
 	// connection. Zero means every frame is compressed.
 	CompressionMinSize int
 
-	// ReadBufferSize is the size of the per-connection read buffer of
-	// connections that negotiated compression (served by gorilla/websocket).
-	// Zero reuses the HTTP server's 4 KiB connection buffer, so no new buffer
-	// is allocated; it is held for the life of the connection. Other
-	// connections hold no read buffer: they are read into pooled buffers only
-	// while data is arriving.
-	ReadBufferSize int
-
-	// WriteBufferSize is the size of the write buffers of connections that
-	// negotiated compression, which are taken from a pool shared by all
-	// connections of the Handler only while a frame is being written; larger
-	// frames are written in several chunks. Other connections write each
-	// frame in one system call without a per-connection buffer. Zero means
-	// 4096.
-	WriteBufferSize int
-
 	// AllowedOrigins lists glob patterns (e.g. "https://*.example.com")
 	// matched against the lowercased Origin header; see package origin.
 	// Requests without an Origin header always pass. Zero (empty) means
@@ -100,9 +82,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CompressionLevel == 0 {
 		c.CompressionLevel = DefaultCompressionLevel
-	}
-	if c.WriteBufferSize == 0 {
-		c.WriteBufferSize = DefaultWriteBufferSize
 	}
 	return c
 }
@@ -129,9 +108,6 @@ func (c Config) Validate() error {
 	}
 	if c.CompressionMinSize < 0 {
 		errs = append(errs, fmt.Errorf("websocket: negative compression min size %d", c.CompressionMinSize))
-	}
-	if c.ReadBufferSize < 0 || c.WriteBufferSize < 0 {
-		errs = append(errs, errors.New("websocket: negative buffer size"))
 	}
 	if _, err := origin.NewChecker(c.AllowedOrigins); err != nil {
 		errs = append(errs, err)

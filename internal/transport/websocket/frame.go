@@ -28,6 +28,10 @@ const (
 	maxFrameHeaderLen = 14
 )
 
+// rsv1 is the first reserved bit of a frame's first byte; with
+// permessage-deflate it marks the first frame of a compressed message.
+const rsv1 = 0x40
+
 // errProtocol reports a frame that violates RFC 6455; the connection is
 // closed with 1002.
 var errProtocol = errors.New("websocket: protocol error")
@@ -35,6 +39,7 @@ var errProtocol = errors.New("websocket: protocol error")
 // frameHeader is a parsed client frame header.
 type frameHeader struct {
 	fin    bool
+	rsv1   bool // compressed message (permessage-deflate); checked by the reader
 	opcode byte
 	length int64 // payload length
 	mask   [4]byte
@@ -57,8 +62,9 @@ func headerLen(b1 byte) int {
 
 // parseHeader parses the client frame header at the start of b. It returns
 // the header and its length, or n == 0 when b holds only part of the header.
-// Frames from a client must be masked and must not use reserved bits or
-// opcodes; control frames must be final and at most 125 bytes long.
+// Frames from a client must be masked and must not use RSV2, RSV3 or
+// reserved opcodes (RSV1 is reported for the reader to check against the
+// negotiated compression); control frames must be final and at most 125 bytes long.
 func parseHeader(b []byte) (h frameHeader, n int, err error) {
 	if len(b) < 2 {
 		return h, 0, nil
@@ -68,9 +74,10 @@ func parseHeader(b []byte) (h frameHeader, n int, err error) {
 	if len(b) < n {
 		return h, 0, nil
 	}
-	if b0&0x70 != 0 {
-		return h, 0, errProtocol // RSV bits without a negotiated extension
+	if b0&0x30 != 0 {
+		return h, 0, errProtocol // RSV2/RSV3: no extension uses them
 	}
+	h.rsv1 = b0&rsv1 != 0
 	if b1&0x80 == 0 {
 		return h, 0, errProtocol // client frames must be masked
 	}

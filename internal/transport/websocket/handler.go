@@ -20,11 +20,15 @@
 // large ones with writev straight from the messages), so no write buffer is
 // held either.
 //
-// Two cases keep one read loop per connection, in the goroutine of the
-// upgrade request: connections whose net.Conn exposes no file descriptor (TLS
-// listeners), read with the same frame code in blocking mode, and
-// connections that negotiate permessage-deflate (Config.Compression), served
-// by gorilla/websocket.
+// Connections that negotiate permessage-deflate (Config.Compression, RFC
+// 7692 without context takeover) are served the same way: each message is
+// compressed or decompressed on its own with a compressor or decompressor
+// taken from a pool for that message only, so an idle compressed connection
+// holds no flate state either (deflate.go).
+//
+// One case keeps a read loop per connection, in the goroutine of the upgrade
+// request: connections whose net.Conn exposes no file descriptor (TLS
+// listeners), read with the same frame code in blocking mode.
 //
 // Concurrency: a Handler is safe for concurrent use. Close stops its reactor
 // goroutines and closes the connections it still serves. The Transport given
@@ -45,8 +49,6 @@ import (
 	"net/http"
 	"sync"
 	"syscall"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/heraldrt/herald/internal/engine"
 	"github.com/heraldrt/herald/internal/netpoll"
@@ -94,8 +96,8 @@ type Handler struct {
 	cfg        Config
 	logger     *slog.Logger
 	checker    *origin.Checker
-	upgrader   websocket.Upgrader // permessage-deflate connections
-	readBufs   sync.Pool          // *bytes.Buffer, permessage-deflate connections
+	deflaters  *deflatePool // compressors of Config.CompressionLevel
+	inflaters  inflatePool
 
 	mu         sync.Mutex
 	poller     *netpoll.Poller    // started by the first connection; guarded by mu
@@ -125,16 +127,7 @@ func NewHandler(newSession NewSessionFunc, cfg Config, logger *slog.Logger) *Han
 		logger.Warn("websocket: all origins are allowed; this is insecure outside development")
 	}
 	h.checker = checker
-
-	h.upgrader = websocket.Upgrader{
-		ReadBufferSize:    cfg.ReadBufferSize,
-		WriteBufferSize:   cfg.WriteBufferSize,
-		WriteBufferPool:   &sync.Pool{},
-		Subprotocols:      []string{SubprotocolJSON, SubprotocolProtobuf},
-		CheckOrigin:       checker.Check,
-		EnableCompression: cfg.Compression,
-		Error:             h.upgradeError,
-	}
+	h.deflaters = &deflatePool{level: cfg.CompressionLevel}
 	return h
 }
 
@@ -142,10 +135,6 @@ func NewHandler(newSession NewSessionFunc, cfg Config, logger *slog.Logger) *Han
 // returns once the connection is registered; otherwise it serves the
 // connection until it is closed.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.cfg.Compression && offersDeflate(r.Header) {
-		h.serveGorilla(w, r)
-		return
-	}
 	c, pre, ok := h.upgrade(w, r)
 	if !ok {
 		return
@@ -254,8 +243,8 @@ func (h *Handler) startReading(c *conn) {
 // Session.Close(protocol.DisconnectConnectionClosed) for those whose session
 // is still open; new connections are refused from then on. Call it after
 // the sessions were given the chance to close politely (Node.Shutdown).
-// Connections that negotiated compression or that are read in blocking mode
-// are not affected: they end with the HTTP server's connections. Close is
+// Connections read in blocking mode (TLS) are not affected: they end with
+// the HTTP server's connections. Close is
 // idempotent and returns nil.
 func (h *Handler) Close() error {
 	h.mu.Lock()

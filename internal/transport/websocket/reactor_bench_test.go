@@ -135,5 +135,5 @@ func BenchmarkWriteManyLarge(b *testing.B) {
 	for i := range msgs {
 		msgs[i] = bytes.Repeat([]byte{'x'}, 4096)
 	}
-	benchmarkWriteMany(b, "", msgs)
+	benchmarkWriteMany(b, "", msgs, false)
 }

@@ -21,27 +21,7 @@ import (
 
 // clientFrame builds a masked client frame.
 func clientFrame(fin bool, opcode byte, payload []byte) []byte {
-	b0 := opcode
-	if fin {
-		b0 |= 0x80
-	}
-	f := []byte{b0}
-	switch n := len(payload); {
-	case n <= 125:
-		f = append(f, 0x80|byte(n))
-	case n <= 0xffff:
-		f = append(f, 0x80|126)
-		f = binary.BigEndian.AppendUint16(f, uint16(n))
-	default:
-		f = append(f, 0x80|127)
-		f = binary.BigEndian.AppendUint64(f, uint64(n))
-	}
-	key := [4]byte{0x12, 0x34, 0x56, 0x78}
-	f = append(f, key[:]...)
-	for i, c := range payload {
-		f = append(f, c^key[i%4])
-	}
-	return f
+	return ws.MaskedFrame(fin, 0, opcode, payload)
 }
 
 // readServerFrame reads one unmasked server frame from br.
@@ -77,6 +57,14 @@ func readServerFrame(t testing.TB, br *bufio.Reader) (opcode byte, payload []byt
 // positioned after the handshake response.
 func rawConnect(t testing.TB, ts *testServer, extra []byte) (net.Conn, *bufio.Reader) {
 	t.Helper()
+	c, br, _ := rawHandshake(t, ts, "", extra)
+	return c, br
+}
+
+// rawHandshake is rawConnect with extra request header lines (each ending
+// in CRLF); it also returns the response's Sec-WebSocket-Extensions.
+func rawHandshake(t testing.TB, ts *testServer, headers string, extra []byte) (net.Conn, *bufio.Reader, string) {
+	t.Helper()
 	addr := strings.TrimPrefix(ts.srv.URL, "http://")
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -86,7 +74,7 @@ func rawConnect(t testing.TB, ts *testServer, extra []byte) (net.Conn, *bufio.Re
 	_ = c.SetDeadline(time.Now().Add(waitTimeout))
 	req := "GET /connection/websocket HTTP/1.1\r\nHost: " + addr +
 		"\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" + headers + "\r\n"
 	if _, err := c.Write(append([]byte(req), extra...)); err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +84,7 @@ func rawConnect(t testing.TB, ts *testServer, extra []byte) (net.Conn, *bufio.Re
 		t.Fatalf("handshake: %q %v", resp, err)
 	}
 	sawAccept := false
+	extensions := ""
 	for {
 		line, err := br.ReadString('\n')
 		if err != nil {
@@ -107,11 +96,14 @@ func rawConnect(t testing.TB, ts *testServer, extra []byte) (net.Conn, *bufio.Re
 		if strings.EqualFold(line, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n") {
 			sawAccept = true
 		}
+		if name, val, ok := strings.Cut(line, ":"); ok && strings.EqualFold(name, "Sec-WebSocket-Extensions") {
+			extensions = strings.TrimSpace(val)
+		}
 	}
 	if !sawAccept {
 		t.Error("missing or wrong Sec-WebSocket-Accept")
 	}
-	return c, br
+	return c, br, extensions
 }
 
 func TestFramesSentWithTheHandshake(t *testing.T) {
@@ -193,14 +185,38 @@ func TestFrameArrivingByteByByte(t *testing.T) {
 }
 
 func TestIdleConnectionsHoldNoGoroutine(t *testing.T) {
-	ts := newTestServer(t, ws.Config{})
+	t.Run("plain", func(t *testing.T) { testIdleConnectionsHoldNoGoroutine(t, false) })
+	t.Run("permessage-deflate", func(t *testing.T) { testIdleConnectionsHoldNoGoroutine(t, true) })
+}
+
+func testIdleConnectionsHoldNoGoroutine(t *testing.T, compress bool) {
+	ts := newTestServer(t, ws.Config{Compression: compress})
 	base := runtime.NumGoroutine()
 	const n = 50
 	conns := make([]*websocket.Conn, 0, n)
+	d := websocket.Dialer{EnableCompression: compress, HandshakeTimeout: waitTimeout}
 	for range n {
-		c := ts.dial(t, "", nil)
+		c, resp, err := d.Dial(ts.wsURL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if got := resp.Header.Get("Sec-Websocket-Extensions") != ""; got != compress {
+			t.Fatalf("compression negotiated: %v, want %v", got, compress)
+		}
+		t.Cleanup(func() { _ = c.Close() })
 		ts.session(t)
 		conns = append(conns, c)
+	}
+	// A message each way, so that compressed connections used their
+	// (pooled) compressor and decompressor once.
+	for _, c := range conns {
+		c.EnableWriteCompression(compress)
+		sendText(t, c, "hello")
+		_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
+		if _, got, err := c.ReadMessage(); err != nil || string(got) != "hello" {
+			t.Fatalf("echo %q, %v", got, err)
+		}
 	}
 	// The client side has one goroutine per connection at most (none
 	// while nobody reads); the server side must add none per connection.

@@ -199,6 +199,10 @@ func (c *conn) processFrames(b []byte, bp *[]byte) bool {
 			c.stash(b, bp, 0)
 			return true
 		}
+		if h.rsv1 && (c.inflate == nil || h.opcode != opText && h.opcode != opBinary) {
+			c.protocolError() // RSV1 only starts a message, and only with permessage-deflate
+			return false
+		}
 		if h.opcode < opClose { // a data frame
 			if h.opcode == opContinuation && !c.fragmenting || h.opcode != opContinuation && c.fragmenting {
 				c.protocolError()
@@ -254,10 +258,15 @@ func (c *conn) handleFrame(h frameHeader, payload []byte) bool {
 	switch h.opcode {
 	case opText, opBinary:
 		if h.fin {
-			c.deliverMessage(payload)
+			if h.rsv1 {
+				c.deliverCompressed(payload)
+			} else {
+				c.deliverMessage(payload)
+			}
 			return !c.done.Load()
 		}
 		c.fragmenting = true
+		c.fragDeflated = h.rsv1
 		c.frag = getBuf(2 * len(payload))
 		*c.frag = append(*c.frag, payload...)
 	case opContinuation:
@@ -266,7 +275,11 @@ func (c *conn) handleFrame(h frameHeader, payload []byte) bool {
 			c.fragmenting = false
 			f := c.frag
 			c.frag = nil
-			c.deliverMessage(*f)
+			if c.fragDeflated {
+				c.deliverCompressed(*f)
+			} else {
+				c.deliverMessage(*f)
+			}
 			putBuf(f)
 			return !c.done.Load()
 		}
@@ -305,6 +318,26 @@ func (c *conn) handleFrame(h frameHeader, payload []byte) bool {
 func (c *conn) deliverMessage(m []byte) {
 	if c.delivering() {
 		c.deliver = c.sess.HandleFrame(m)
+	}
+}
+
+// deliverCompressed decompresses a permessage-deflate message and hands it
+// to the session: over Config.DecompressedMessageSizeLimit it is refused
+// like an oversized message (1009), and data that does not decompress is a
+// protocol error (1002).
+func (c *conn) deliverCompressed(payload []byte) {
+	if !c.delivering() {
+		return
+	}
+	out, tooBig, err := c.inflate.inflate(payload, c.h.cfg.DecompressedMessageSizeLimit)
+	switch {
+	case err != nil:
+		c.protocolError()
+	case tooBig:
+		c.tooBig()
+	default:
+		c.deliverMessage(*out)
+		putBuf(out)
 	}
 }
 

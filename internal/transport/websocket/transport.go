@@ -46,6 +46,10 @@ type conn struct {
 	// reader sees it set before its first callback.
 	rc syscall.RawConn
 
+	// permessage-deflate, when negotiated (else nil); set at upgrade.
+	deflate *deflatePool
+	inflate *inflatePool
+
 	// Set before reading starts, then read-only.
 	sess   Session
 	cancel context.CancelFunc
@@ -73,11 +77,12 @@ type conn struct {
 
 	// Reader state, used by one goroutine at a time (a reactor worker, or
 	// the upgrade goroutine before registration / in blocking mode).
-	deliver     bool    // hand messages to sess
-	pending     *[]byte // an incomplete frame, from its header on; nil if none
-	fragmenting bool    // a fragmented message is in progress
-	frag        *[]byte // its payload so far, when it is being delivered
-	skip        int64   // payload bytes of a discarded frame still to skip
+	deliver      bool    // hand messages to sess
+	pending      *[]byte // an incomplete frame, from its header on; nil if none
+	fragmenting  bool    // a fragmented message is in progress
+	fragDeflated bool    // ... and it is compressed
+	frag         *[]byte // its payload so far, when it is being delivered
+	skip         int64   // payload bytes of a discarded frame still to skip
 }
 
 var _ engine.Transport = (*conn)(nil)
@@ -142,12 +147,13 @@ func (c *conn) WriteMany(msgs ...[]byte) error {
 		return nil
 	}
 	opcode, size := c.frameSize(msgs)
-	var err error
-	if size <= copyLimit {
-		bp := encodeFrame(opcode, size, msgs)
+	bp, err := c.frameBuf(opcode, size, msgs, true)
+	switch {
+	case err != nil:
+	case bp != nil:
 		err = c.writeAllLocked(*bp, time.Now().Add(c.writeTimeout))
 		putBuf(bp)
-	} else {
+	default:
 		err = c.blockingWriteLocked(time.Now().Add(c.writeTimeout), func() error { return c.writeVectored(opcode, size, msgs) })
 	}
 	if err != nil {
@@ -176,7 +182,11 @@ func (c *conn) TryWriteMany(msgs ...[]byte) (bool, error) {
 		return false, c.writeErr
 	}
 	opcode, size := c.frameSize(msgs)
-	bp := encodeFrame(opcode, size, msgs)
+	bp, err := c.frameBuf(opcode, size, msgs, false)
+	if err != nil {
+		c.writeErr = err
+		return false, err
+	}
 	b := *bp
 	if c.out != nil || c.rc == nil {
 		c.keepLocked(bp, b)
@@ -213,6 +223,20 @@ func (c *conn) frameSize(msgs [][]byte) (opcode byte, size int) {
 		size += len(msgs) - 1
 	}
 	return opText, size
+}
+
+// frameBuf encodes msgs as one message in a pooled buffer: compressed
+// when permessage-deflate was negotiated and the payload has at least
+// Config.CompressionMinSize bytes. With vectored, an uncompressed message
+// over copyLimit is left to writeVectored: frameBuf then returns nil.
+func (c *conn) frameBuf(opcode byte, size int, msgs [][]byte, vectored bool) (*[]byte, error) {
+	if c.deflate != nil && size >= c.h.cfg.CompressionMinSize {
+		return c.deflate.compressFrame(opcode, size, msgs)
+	}
+	if vectored && size > copyLimit {
+		return nil, nil
+	}
+	return encodeFrame(opcode, size, msgs), nil
 }
 
 // encodeFrame encodes msgs as one WebSocket message (header included) of

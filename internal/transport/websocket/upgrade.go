@@ -5,6 +5,7 @@ import (
 	"crypto/sha1" //nolint:gosec // RFC 6455 mandates SHA-1 for Sec-WebSocket-Accept
 	"encoding/base64"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -24,8 +25,9 @@ var (
 )
 
 // upgrade checks the handshake request and answers it with 101 Switching
-// Protocols on the hijacked connection. The checks and their statuses are
-// those of gorilla/websocket, in its order: 400 without the upgrade
+// Protocols on the hijacked connection, accepting permessage-deflate when
+// compression is enabled and the client offers it. The checks and their
+// statuses are those of gorilla/websocket, in its order: 400 without the upgrade
 // headers, 405 for another method than GET, 400 for a wrong version, 403
 // for a rejected Origin, 400 for a bad key. On failure it has replied and
 // returns ok false. pre holds bytes the client sent after its request (its
@@ -50,6 +52,7 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) (c *conn, pre 
 		return fail(http.StatusBadRequest, errBadKey)
 	}
 	subprotocol := selectSubprotocol(r.Header)
+	compress := h.cfg.Compression && acceptsDeflate(r.Header)
 
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
@@ -67,6 +70,10 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) (c *conn, pre 
 		resp = append(resp, "\r\nSec-WebSocket-Protocol: "...)
 		resp = append(resp, subprotocol...)
 	}
+	if compress {
+		resp = append(resp, "\r\nSec-WebSocket-Extensions: "...)
+		resp = append(resp, deflateResponse...)
+	}
 	resp = append(resp, "\r\n\r\n"...)
 	// The HTTP server may have set deadlines; bound the handshake write by
 	// the write timeout, then clear them.
@@ -81,7 +88,22 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) (c *conn, pre 
 			return nil, nil, false
 		}
 	}
-	return newConn(h, nc, selectProtocol(subprotocol, r)), pre, true
+	c = newConn(h, nc, selectProtocol(subprotocol, r))
+	if compress {
+		c.deflate, c.inflate = h.deflaters, &h.inflaters
+	}
+	return c, pre, true
+}
+
+// upgradeError writes the HTTP error of a rejected upgrade, with the
+// Sec-WebSocket-Version header that tells the client the supported version.
+func (h *Handler) upgradeError(w http.ResponseWriter, r *http.Request, status int, reason error) {
+	if h.logger.Enabled(r.Context(), slog.LevelDebug) {
+		h.logger.Debug("websocket: upgrade rejected", "status", status, "remote_addr", r.RemoteAddr,
+			"origin", r.Header.Get("Origin"), "error", reason)
+	}
+	w.Header().Set("Sec-Websocket-Version", "13")
+	http.Error(w, http.StatusText(status), status)
 }
 
 // acceptKey computes Sec-WebSocket-Accept for the client's key.

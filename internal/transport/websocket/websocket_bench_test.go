@@ -12,15 +12,21 @@ import (
 )
 
 // benchmarkWriteMany measures WriteMany of 16 messages per frame to a real
-// loopback client that discards what it reads.
-func benchmarkWriteMany(b *testing.B, subprotocol string, msgs [][]byte) {
-	ts := newTestServer(b, ws.Config{}, withOnFrame(func(*fakeSession, []byte) bool { return true }))
-	var c *websocket.Conn
-	if subprotocol == "" {
-		c = ts.dial(b, "", nil)
-	} else {
-		c = ts.dial(b, "", nil, subprotocol)
+// loopback client that discards what it reads (with compression, after
+// decompressing it).
+func benchmarkWriteMany(b *testing.B, subprotocol string, msgs [][]byte, compress bool) {
+	ts := newTestServer(b, ws.Config{Compression: compress}, withOnFrame(func(*fakeSession, []byte) bool { return true }))
+	d := websocket.Dialer{EnableCompression: compress, HandshakeTimeout: waitTimeout}
+	var protos []string
+	if subprotocol != "" {
+		protos = []string{subprotocol}
 	}
+	d.Subprotocols = protos
+	c, resp, err := d.Dial(ts.wsURL, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_ = resp.Body.Close()
 	_ = c.SetReadDeadline(time.Time{})
 	readerDone := make(chan struct{})
 	go func() {
@@ -63,9 +69,13 @@ func pushMessages() [][]byte {
 }
 
 // BenchmarkWriteManyJSON writes 16 JSON messages per text frame.
-func BenchmarkWriteManyJSON(b *testing.B) { benchmarkWriteMany(b, "", pushMessages()) }
+func BenchmarkWriteManyJSON(b *testing.B) { benchmarkWriteMany(b, "", pushMessages(), false) }
+
+// BenchmarkWriteManyJSONDeflate is BenchmarkWriteManyJSON on a
+// permessage-deflate connection (level 1): each frame compressed on its own.
+func BenchmarkWriteManyJSONDeflate(b *testing.B) { benchmarkWriteMany(b, "", pushMessages(), true) }
 
 // BenchmarkWriteManyProtobuf writes 16 varint-prefixed messages per binary frame.
 func BenchmarkWriteManyProtobuf(b *testing.B) {
-	benchmarkWriteMany(b, ws.SubprotocolProtobuf, pushMessages())
+	benchmarkWriteMany(b, ws.SubprotocolProtobuf, pushMessages(), false)
 }

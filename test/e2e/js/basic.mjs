@@ -84,8 +84,18 @@ function check(cond, msg) {
   if (!cond) throw new Error(msg);
 }
 
+// TrackedWebSocket is the ws client (which offers permessage-deflate by
+// default) recording the extensions the server accepted.
+let extensions = '';
+class TrackedWebSocket extends WebSocket {
+  constructor(...args) {
+    super(...args);
+    this.on('open', () => { extensions = this.extensions; });
+  }
+}
+
 async function main() {
-  const centrifuge = new Centrifuge(wsURL, { token, websocket: WebSocket, timeout: 10000 });
+  const centrifuge = new Centrifuge(wsURL, { token, websocket: TrackedWebSocket, timeout: 10000 });
   let clientID = '';
   const disconnects = [];
   centrifuge.on('connected', (ctx) => { clientID = ctx.client; });
@@ -141,7 +151,7 @@ async function main() {
   centrifuge.disconnect();
   await disconnected;
   check(disconnects.length === 1, `disconnected events ${JSON.stringify(disconnects)}`);
-  console.log(`OK ${JSON.stringify({ protocol, client: clientID, history: froms })}`);
+  console.log(`OK ${JSON.stringify({ protocol, client: clientID, history: froms, extensions })}`);
 }
 
 main().then(

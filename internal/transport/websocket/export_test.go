@@ -1,0 +1,4 @@
+package websocket
+
+// MaskedFrame exposes maskedFrame to the external tests.
+var MaskedFrame = maskedFrame
