@@ -55,9 +55,10 @@ type App struct {
 	shutOnce  sync.Once
 	shutErr   error
 	limiter   *connectionLimiter
-	ws        *websocket.Handler // nil when websocket.disabled
-	uniGRPC   *unigrpc.Server    // uni_grpc listener (issue 4); nil when disabled
-	demo      bool               // serve the demo page at /demo/ (development mode)
+	ws        *websocket.Handler    // nil when websocket.disabled
+	uniWS     *uni.WebSocketHandler // nil unless uni_websocket.enabled
+	uniGRPC   *unigrpc.Server       // uni_grpc listener (issue 4); nil when disabled
+	demo      bool                  // serve the demo page at /demo/ (development mode)
 }
 
 // New builds an App from a validated configuration.
@@ -303,6 +304,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		if a.ws != nil {
 			errs = append(errs, a.ws.Close()) // stops the WebSocket reactor
 		}
+		if a.uniWS != nil {
+			errs = append(errs, a.uniWS.Close()) // and uni_websocket's
+		}
 		a.wg.Wait()
 		a.shutErr = errors.Join(errs...)
 	})
@@ -366,12 +370,14 @@ func (a *App) mountStreamTransports(mux *http.ServeMux) {
 		mux.Handle(cfg.UniHTTPStream.HandlerPrefix, a.limiter.wrap(uni.NewHTTPStreamHandler(oneWay, uniHTTP(cfg.UniHTTPStream), a.log)))
 	}
 	if u := cfg.UniWebSocket; u.Enabled {
-		mux.Handle(u.HandlerPrefix, a.limiter.wrap(uni.NewWebSocketHandler(oneWay, uni.WebSocketConfig{
+		a.uniWS = uni.NewWebSocketHandler(oneWay, uni.WebSocketConfig{
 			MessageSizeLimit: u.MessageSizeLimit, WriteTimeout: u.WriteTimeout,
 			JoinPushMessages: u.JoinPushMessages, DisableClosingHandshake: u.DisableClosingHandshake,
-			DisableDisconnectPush: u.DisableDisconnectPush, ReadBufferSize: u.ReadBufferSize,
-			WriteBufferSize: u.WriteBufferSize, AllowedOrigins: origins,
-		}, a.log)))
+			DisableDisconnectPush: u.DisableDisconnectPush, Compression: u.Compression,
+			CompressionLevel: u.CompressionLevel, CompressionMinSize: u.CompressionMinSize,
+			AllowedOrigins: origins,
+		}, a.log)
+		mux.Handle(u.HandlerPrefix, a.limiter.wrap(a.uniWS))
 	}
 }
 

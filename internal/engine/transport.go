@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"net/http"
+	"net/url"
 
 	"github.com/heraldrt/herald/internal/protocol"
 )
@@ -52,6 +53,7 @@ type TryWriter interface {
 type RequestInfo struct {
 	RemoteAddr string
 	Header     http.Header
+	URL        *url.URL // the request's URL; may be nil
 }
 
 type requestInfoKey struct{}

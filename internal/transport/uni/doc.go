@@ -12,7 +12,9 @@
 // and uni_http_stream it can instead become an HTTP status and body through
 // HTTPConfig.ConnectCodeToHTTPResponse.
 //
-// Concurrency: Handlers are safe for concurrent use. Each connection is
-// served in the net/http goroutine of its request; uni_websocket adds no
-// goroutine either (native pings run on a timer).
+// Concurrency: Handlers are safe for concurrent use. A uni_sse or
+// uni_http_stream connection is served in the net/http goroutine of its
+// request; uni_websocket connections are served by the WebSocket reactor
+// (package websocket in its unidirectional mode) and hold no goroutine
+// while idle (native pings run on a timer).
 package uni

@@ -34,9 +34,11 @@ func newEnv(t *testing.T, edit func(*config.Client), hc uni.HTTPConfig, wc uni.W
 	mux := http.NewServeMux()
 	mux.Handle("/connection/uni_sse", uni.NewSSEHandler(newSession, hc, nil))
 	mux.Handle("/connection/uni_http_stream", uni.NewHTTPStreamHandler(newSession, hc, nil))
-	mux.Handle("/connection/uni_websocket", uni.NewWebSocketHandler(newSession, wc, nil))
+	wsh := uni.NewWebSocketHandler(newSession, wc, nil)
+	mux.Handle("/connection/uni_websocket", wsh)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { _ = wsh.Close() }) // runs first: closes the reactor's connections
 	return &env{node: n, srv: srv}
 }
 

@@ -3,8 +3,10 @@ package uni_test
 import (
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -133,4 +135,35 @@ func TestUniWebSocketNativePing(t *testing.T) {
 		}
 	}()
 	streamtest.Next(t, pings, "native ping frame")
+}
+
+// TestUniWebSocketConnectTimeout: without cf_connect, a connection that
+// sends no ConnectRequest within ConnectTimeout is dropped.
+func TestUniWebSocketConnectTimeout(t *testing.T) {
+	e := newEnv(t, nil, uni.HTTPConfig{}, uni.WebSocketConfig{ConnectTimeout: 50 * time.Millisecond})
+	c := e.dialWS(t, "", nil)
+	start := time.Now()
+	_, _, err := c.ReadMessage()
+	var ne net.Error
+	if err == nil || errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("read: %v, want the connection dropped", err)
+	}
+	if time.Since(start) < 40*time.Millisecond {
+		t.Fatalf("dropped after %s, before ConnectTimeout", time.Since(start))
+	}
+}
+
+// TestUniWebSocketIdleHoldsNoGoroutine: connected uni_websocket clients
+// (native pings armed) hold no goroutine on the server.
+func TestUniWebSocketIdleHoldsNoGoroutine(t *testing.T) {
+	e := newEnv(t, nil, uni.HTTPConfig{}, uni.WebSocketConfig{})
+	base := runtime.NumGoroutine()
+	const n = 40
+	for range n {
+		c := e.dialWS(t, "?cf_connect=%7B%7D", nil)
+		field(t, readJSON(t, c), "connect")
+	}
+	if got := runtime.NumGoroutine() - base; got >= n/2 {
+		t.Errorf("%d goroutines for %d idle uni_websocket connections", got, n)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/heraldrt/herald/internal/protocol"
 	"github.com/heraldrt/herald/internal/transport/origin"
 )
 
@@ -58,6 +59,10 @@ type Config struct {
 	// connection. Zero means every frame is compressed.
 	CompressionMinSize int
 
+	// Unidirectional, when set, makes the Handler serve uni_websocket; see
+	// UniConfig. Nil serves the bidirectional transport.
+	Unidirectional *UniConfig
+
 	// AllowedOrigins lists glob patterns (e.g. "https://*.example.com")
 	// matched against the lowercased Origin header; see package origin.
 	// Requests without an Origin header always pass. Zero (empty) means
@@ -66,8 +71,41 @@ type Config struct {
 	AllowedOrigins []string
 }
 
+// UniConfig is what differs on uni_websocket (COMPAT.md §3.6): no
+// subprotocol (always JSON), client messages after the ConnectRequest
+// discarded by the session, pushes written as bare text messages, a
+// disconnect push before the close frame, and native WebSocket pings.
+type UniConfig struct {
+	// JoinPushMessages joins the pushes of one write with '\n' into one text
+	// message instead of writing one message per push.
+	JoinPushMessages bool
+	// DisconnectPush encodes the push written before the close frame; nil
+	// writes none.
+	DisconnectPush func(d protocol.Disconnect) []byte
+	// DisableClosingHandshake closes the TCP connection after the
+	// disconnect push instead of sending a close frame.
+	DisableClosingHandshake bool
+	// PingInterval is the period of native ping frames, once the session
+	// called StartPings (after a successful connect). Zero means 25s;
+	// negative disables them.
+	PingInterval time.Duration
+	// PongWait: a connection from which nothing arrived for PingInterval +
+	// PongWait after pings started is dropped. Zero means 10s.
+	PongWait time.Duration
+}
+
 // withDefaults returns c with zero-valued fields replaced by their defaults.
 func (c Config) withDefaults() Config {
+	if c.Unidirectional != nil {
+		u := *c.Unidirectional
+		if u.PingInterval == 0 {
+			u.PingInterval = 25 * time.Second
+		}
+		if u.PongWait == 0 {
+			u.PongWait = 10 * time.Second
+		}
+		c.Unidirectional = &u
+	}
 	if c.MessageSizeLimit == 0 {
 		c.MessageSizeLimit = DefaultMessageSizeLimit
 	}

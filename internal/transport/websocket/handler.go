@@ -142,6 +142,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(engine.WithRequestInfo(context.WithoutCancel(r.Context()), engine.RequestInfo{
 		RemoteAddr: r.RemoteAddr,
 		Header:     r.Header,
+		URL:        r.URL,
 	}))
 	c.cancel = cancel
 

@@ -104,7 +104,11 @@ func (c *conn) onReadable() netpoll.Status {
 // otherwise. It returns io.EOF when the client has closed its side.
 func (c *conn) read(p []byte) (int, error) {
 	if c.rc == nil {
-		return c.nc.Read(p)
+		n, err := c.nc.Read(p)
+		if n > 0 && c.uni != nil {
+			c.lastRead.Store(time.Now().UnixNano())
+		}
+		return n, err
 	}
 	n, err, cerr := rawRead(c.rc, p)
 	switch {
@@ -116,6 +120,9 @@ func (c *conn) read(p []byte) (int, error) {
 		return 0, err
 	case n == 0:
 		return 0, io.EOF
+	}
+	if c.uni != nil {
+		c.lastRead.Store(time.Now().UnixNano())
 	}
 	return n, nil
 }

@@ -50,6 +50,11 @@ type conn struct {
 	deflate *deflatePool
 	inflate *inflatePool
 
+	// uni is the uni_websocket behaviour (nil: bidirectional). lastRead
+	// (unix nanoseconds of the last read with data) feeds its ping check.
+	uni      *UniConfig
+	lastRead atomic.Int64
+
 	// Set before reading starts, then read-only.
 	sess   Session
 	cancel context.CancelFunc
@@ -74,6 +79,7 @@ type conn struct {
 	mu         sync.Mutex
 	watch      *netpoll.Watch // guarded by mu
 	closeTimer *time.Timer    // guarded by mu
+	pingTimer  *time.Timer    // uni_websocket native pings; guarded by mu
 
 	// Reader state, used by one goroutine at a time (a reactor worker, or
 	// the upgrade goroutine before registration / in blocking mode).
@@ -95,17 +101,23 @@ func newConn(h *Handler, nc net.Conn, proto protocol.Type) *conn {
 		writeTimeout: h.cfg.WriteTimeout,
 		closeTimeout: h.cfg.CloseTimeout,
 		limit:        h.cfg.MessageSizeLimit,
+		uni:          h.cfg.Unidirectional,
 	}
 }
 
-// Name returns "websocket".
-func (c *conn) Name() string { return "websocket" }
+// Name returns "websocket", or "uni_websocket".
+func (c *conn) Name() string {
+	if c.uni != nil {
+		return "uni_websocket"
+	}
+	return "websocket"
+}
 
 // Protocol returns the encoding selected at upgrade.
 func (c *conn) Protocol() protocol.Type { return c.proto }
 
-// Unidirectional returns false.
-func (c *conn) Unidirectional() bool { return false }
+// Unidirectional reports whether the connection is a uni_websocket one.
+func (c *conn) Unidirectional() bool { return c.uni != nil }
 
 // Emulation returns false.
 func (c *conn) Emulation() bool { return false }
@@ -230,6 +242,9 @@ func (c *conn) frameSize(msgs [][]byte) (opcode byte, size int) {
 // Config.CompressionMinSize bytes. With vectored, an uncompressed message
 // over copyLimit is left to writeVectored: frameBuf then returns nil.
 func (c *conn) frameBuf(opcode byte, size int, msgs [][]byte, vectored bool) (*[]byte, error) {
+	if c.uni != nil && !c.uni.JoinPushMessages && len(msgs) > 1 {
+		return c.framesEach(msgs)
+	}
 	if c.deflate != nil && size >= c.h.cfg.CompressionMinSize {
 		return c.deflate.compressFrame(opcode, size, msgs)
 	}
@@ -237,6 +252,26 @@ func (c *conn) frameBuf(opcode byte, size int, msgs [][]byte, vectored bool) (*[
 		return nil, nil
 	}
 	return encodeFrame(opcode, size, msgs), nil
+}
+
+// framesEach encodes each message as a message of its own (uni_websocket:
+// one push per text message), all in one pooled buffer.
+func (c *conn) framesEach(msgs [][]byte) (*[]byte, error) {
+	total := 0
+	for _, m := range msgs {
+		total += len(m) + maxFrameHeaderLen
+	}
+	out := getBuf(total)
+	for _, m := range msgs {
+		bp, err := c.frameBuf(opText, len(m), [][]byte{m}, false)
+		if err != nil {
+			putBuf(out)
+			return nil, err
+		}
+		*out = append(*out, *bp...)
+		putBuf(bp)
+	}
+	return out, nil
 }
 
 // encodeFrame encodes msgs as one WebSocket message (header included) of
@@ -406,8 +441,44 @@ func (c *conn) Close(d protocol.Disconnect) error {
 		c.shutdown()
 		return nil
 	}
+	if c.uni != nil {
+		return c.closeUni(d)
+	}
 	_, err := c.closeFrame(int(d.Code), d.Reason)
 	return err
+}
+
+// closeUni closes a uni_websocket connection: the disconnect push (unless
+// disabled), then the close frame, or without the closing handshake the TCP
+// connection at once.
+func (c *conn) closeUni(d protocol.Disconnect) error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	if c.uni.DisconnectPush != nil {
+		if msg := c.uni.DisconnectPush(d); msg != nil {
+			c.writeMu.Lock()
+			err := c.writeErr
+			if err == nil && c.out != nil {
+				err = c.flushOutLocked(time.Now().Add(c.writeTimeout))
+			}
+			if err == nil {
+				bp := encodeFrame(opText, len(msg), [][]byte{msg})
+				err = c.writeAllLocked(*bp, time.Now().Add(c.writeTimeout))
+				putBuf(bp)
+			}
+			c.writeMu.Unlock()
+			if err != nil {
+				c.shutdown()
+				return fmt.Errorf("websocket: write disconnect push: %w", err)
+			}
+		}
+	}
+	if c.uni.DisableClosingHandshake {
+		c.shutdown()
+		return nil
+	}
+	return c.sendClose(int(d.Code), d.Reason)
 }
 
 // closeFrame marks the transport closed and starts the closing handshake
@@ -417,18 +488,62 @@ func (c *conn) closeFrame(code int, reason string) (bool, error) {
 	if c.closed.Swap(true) {
 		return false, nil
 	}
+	return true, c.sendClose(code, reason)
+}
+
+// sendClose writes the close frame and leaves the reader to wait for the
+// client's one, for at most the close timeout.
+func (c *conn) sendClose(code int, reason string) error {
 	// A writer in progress ends by its deadline, which is no later than
 	// this one, so Close waits at most the write timeout in total.
 	if err := c.writeControl(opClose, closePayload(code, reason), time.Now().Add(c.writeTimeout)); err != nil {
 		c.shutdown()
-		return true, fmt.Errorf("websocket: write close frame: %w", err)
+		return fmt.Errorf("websocket: write close frame: %w", err)
 	}
 	c.mu.Lock()
 	if !c.done.Load() {
 		c.closeTimer = time.AfterFunc(c.closeTimeout, c.shutdown)
 	}
 	c.mu.Unlock()
-	return true, nil
+	return nil
+}
+
+// StartPings starts the native pings of a uni_websocket connection (see
+// UniConfig.PingInterval); the session calls it after a successful
+// connect. It does nothing on other connections, when pings are disabled,
+// or after the first call.
+func (c *conn) StartPings() {
+	if c.uni == nil || c.uni.PingInterval < 0 {
+		return
+	}
+	c.lastRead.Store(time.Now().UnixNano())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pingTimer == nil && !c.done.Load() {
+		c.pingTimer = time.AfterFunc(c.uni.PingInterval, c.ping)
+	}
+}
+
+// ping drops a connection silent for longer than PingInterval + PongWait,
+// else sends a ping frame and rearms the timer. It runs on the timer's
+// goroutine, which exists only while it runs.
+func (c *conn) ping() {
+	if c.closed.Load() || c.done.Load() {
+		return
+	}
+	if time.Since(time.Unix(0, c.lastRead.Load())) > c.uni.PingInterval+c.uni.PongWait {
+		c.abort()
+		return
+	}
+	if err := c.writeControl(opPing, nil, time.Now().Add(c.writeTimeout)); err != nil {
+		c.abort()
+		return
+	}
+	c.mu.Lock()
+	if c.pingTimer != nil {
+		c.pingTimer.Reset(c.uni.PingInterval)
+	}
+	c.mu.Unlock()
 }
 
 // abort ends the connection without a closing handshake, telling the
@@ -448,9 +563,12 @@ func (c *conn) shutdown() {
 		return
 	}
 	c.mu.Lock()
-	w, t := c.watch, c.closeTimer
-	c.watch, c.closeTimer = nil, nil
+	w, t, pt := c.watch, c.closeTimer, c.pingTimer
+	c.watch, c.closeTimer, c.pingTimer = nil, nil, nil
 	c.mu.Unlock()
+	if pt != nil {
+		pt.Stop()
+	}
 	if w != nil {
 		w.Detach() // the close below ends the kernel registration
 	}

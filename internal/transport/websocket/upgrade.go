@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/heraldrt/herald/internal/protocol"
 )
 
 // acceptGUID is the RFC 6455 §1.3 constant appended to the client's key.
@@ -51,7 +53,10 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) (c *conn, pre 
 	if k, err := base64.StdEncoding.DecodeString(key); err != nil || len(k) != 16 {
 		return fail(http.StatusBadRequest, errBadKey)
 	}
-	subprotocol := selectSubprotocol(r.Header)
+	subprotocol := ""
+	if h.cfg.Unidirectional == nil { // uni_websocket speaks JSON without a subprotocol
+		subprotocol = selectSubprotocol(r.Header)
+	}
 	compress := h.cfg.Compression && acceptsDeflate(r.Header)
 
 	nc, brw, err := http.NewResponseController(w).Hijack()
@@ -88,7 +93,11 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) (c *conn, pre 
 			return nil, nil, false
 		}
 	}
-	c = newConn(h, nc, selectProtocol(subprotocol, r))
+	proto := protocol.TypeJSON
+	if h.cfg.Unidirectional == nil {
+		proto = selectProtocol(subprotocol, r)
+	}
+	c = newConn(h, nc, proto)
 	if compress {
 		c.deflate, c.inflate = h.deflaters, &h.inflaters
 	}
