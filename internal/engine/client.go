@@ -12,6 +12,7 @@ import (
 	"github.com/heraldrt/herald/internal/broker"
 	"github.com/heraldrt/herald/internal/protocol"
 	pb "github.com/heraldrt/herald/internal/protocol/protocolpb"
+	"github.com/heraldrt/herald/internal/timewheel"
 )
 
 type clientState uint8
@@ -48,12 +49,12 @@ type Client struct {
 	expireAt    int64 // unix seconds; 0 = never
 	subs        map[string]*subscription
 	pongPending bool
-	pingTimer   *wheelTimer
-	pongTimer   *wheelTimer
+	pingTimer   *timewheel.Timer
+	pongTimer   *timewheel.Timer
 	staleTimer  *time.Timer
 	expireTimer *time.Timer
 	closeTimer  *time.Timer
-	maintTimer  *wheelTimer
+	maintTimer  *timewheel.Timer
 
 	closeOnce sync.Once
 }
@@ -324,7 +325,7 @@ func (c *Client) schedulePingLocked() {
 		return
 	}
 	first := interval/2 + time.Duration(rand.Int64N(int64(interval/2)+1))
-	c.pingTimer = c.node.wheel.after(first, c.sendPing)
+	c.pingTimer = c.node.wheel.After(first, c.sendPing)
 }
 
 func (c *Client) sendPing() {
@@ -337,7 +338,7 @@ func (c *Client) sendPing() {
 	expectPong := cfg.PongTimeout > 0 && !c.t.Unidirectional()
 	if expectPong && !c.pongPending {
 		c.pongPending = true
-		c.pongTimer = c.node.wheel.after(cfg.PongTimeout, func() {
+		c.pongTimer = c.node.wheel.After(cfg.PongTimeout, func() {
 			c.mu.Lock()
 			missed := c.pongPending && c.state == stateConnected
 			c.mu.Unlock()
@@ -346,7 +347,7 @@ func (c *Client) sendPing() {
 			}
 		})
 	}
-	c.pingTimer = c.node.wheel.after(cfg.PingInterval, c.sendPing)
+	c.pingTimer = c.node.wheel.After(cfg.PingInterval, c.sendPing)
 	c.mu.Unlock()
 	ping := pingJSON
 	if c.t.Protocol() == protocol.TypeProtobuf {

@@ -31,7 +31,7 @@ func (c *Client) scheduleMaintenanceLocked(first bool) {
 	if first {
 		d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 	}
-	c.maintTimer = c.node.wheel.after(d, func() { go c.maintain() }) // maintain does I/O
+	c.maintTimer = c.node.wheel.After(d, func() { go c.maintain() }) // maintain does I/O
 }
 
 // maintain refreshes presence entries and checks the stream position of

@@ -15,6 +15,7 @@ import (
 	"github.com/heraldrt/herald/internal/channel"
 	"github.com/heraldrt/herald/internal/config"
 	"github.com/heraldrt/herald/internal/protocol"
+	"github.com/heraldrt/herald/internal/timewheel"
 )
 
 // TokenVerifier verifies connection and subscription JWTs. It is
@@ -58,7 +59,7 @@ type Node struct {
 	opts     Options
 	log      *slog.Logger
 	hub      *hub
-	wheel    *timeWheel
+	wheel    *timewheel.Wheel
 	dispatch *dispatcher
 	cluster  *cluster
 	started  time.Time
@@ -113,7 +114,7 @@ func New(opts Options) (*Node, error) {
 	}
 	n.cluster = newCluster(n, opts.Controller)
 	n.dispatch = newDispatcher(n.handleEvents)
-	n.wheel = newTimeWheel()
+	n.wheel = timewheel.New()
 	n.cfg.Store(&runtimeConfig{client: opts.Client, rpc: opts.RPC, rules: opts.Rules, verifier: opts.Verifier})
 	return n, nil
 }
@@ -204,7 +205,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		errs = append(errs, c.Close(ctx))
 	}
 	n.dispatch.stop()
-	n.wheel.close()
+	n.wheel.Close()
 	return errors.Join(errs...)
 }
 

@@ -16,5 +16,5 @@
 // uni_http_stream connection is served in the net/http goroutine of its
 // request; uni_websocket connections are served by the WebSocket reactor
 // (package websocket in its unidirectional mode) and hold no goroutine
-// while idle (native pings run on a timer).
+// while idle (native pings come from a shared time wheel).
 package uni

@@ -72,7 +72,7 @@ type WebSocketHandler struct {
 // (or, with JoinPushMessages, a batch joined by '\n'). Connections are
 // served by the bidirectional WebSocket's reactor (package websocket, in
 // its unidirectional mode): an idle connection holds no goroutine and no
-// buffer, and its native pings run on a timer.
+// buffer, and its native pings are fired by a time wheel shared by all.
 func NewWebSocketHandler(newSession NewSessionFunc, cfg WebSocketConfig, logger *slog.Logger) *WebSocketHandler {
 	cfg = cfg.withDefaults()
 	disconnectPush := func(d protocol.Disconnect) []byte {

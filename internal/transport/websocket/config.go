@@ -86,8 +86,9 @@ type UniConfig struct {
 	// disconnect push instead of sending a close frame.
 	DisableClosingHandshake bool
 	// PingInterval is the period of native ping frames, once the session
-	// called StartPings (after a successful connect). Zero means 25s;
-	// negative disables them.
+	// called StartPings (after a successful connect), rounded up to the
+	// 50 ms tick of the Handler's time wheel. Zero means 25s; negative
+	// disables them.
 	PingInterval time.Duration
 	// PongWait: a connection from which nothing arrived for PingInterval +
 	// PongWait after pings started is dropped. Zero means 10s.

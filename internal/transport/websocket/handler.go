@@ -53,6 +53,7 @@ import (
 	"github.com/heraldrt/herald/internal/engine"
 	"github.com/heraldrt/herald/internal/netpoll"
 	"github.com/heraldrt/herald/internal/protocol"
+	"github.com/heraldrt/herald/internal/timewheel"
 	"github.com/heraldrt/herald/internal/transport/origin"
 )
 
@@ -98,6 +99,8 @@ type Handler struct {
 	checker    *origin.Checker
 	deflaters  *deflatePool // compressors of Config.CompressionLevel
 	inflaters  inflatePool
+	wheelOnce  sync.Once
+	wheel      *timewheel.Wheel // uni_websocket pings; started by the first
 
 	mu         sync.Mutex
 	poller     *netpoll.Poller    // started by the first connection; guarded by mu
@@ -271,7 +274,18 @@ func (h *Handler) Close() error {
 	if p != nil {
 		_ = p.Close()
 	}
+	h.wheelOnce.Do(func() {}) // no wheel from now on
+	if h.wheel != nil {
+		h.wheel.Close()
+	}
 	return nil
+}
+
+// pingWheel returns the time wheel of uni_websocket pings, starting it on
+// first use; nil after Close.
+func (h *Handler) pingWheel() *timewheel.Wheel {
+	h.wheelOnce.Do(func() { h.wheel = timewheel.New() })
+	return h.wheel
 }
 
 // selectProtocol picks the encoding: a negotiated subprotocol decides;

@@ -15,6 +15,7 @@ import (
 	"github.com/heraldrt/herald/internal/engine"
 	"github.com/heraldrt/herald/internal/netpoll"
 	"github.com/heraldrt/herald/internal/protocol"
+	"github.com/heraldrt/herald/internal/timewheel"
 )
 
 // ErrClosed is returned by WriteMany after the transport was closed, including
@@ -77,9 +78,9 @@ type conn struct {
 	outBuf *[]byte
 
 	mu         sync.Mutex
-	watch      *netpoll.Watch // guarded by mu
-	closeTimer *time.Timer    // guarded by mu
-	pingTimer  *time.Timer    // uni_websocket native pings; guarded by mu
+	watch      *netpoll.Watch   // guarded by mu
+	closeTimer *time.Timer      // guarded by mu
+	pingTimer  *timewheel.Timer // uni_websocket native pings; guarded by mu
 
 	// Reader state, used by one goroutine at a time (a reactor worker, or
 	// the upgrade goroutine before registration / in blocking mode).
@@ -519,29 +520,41 @@ func (c *conn) StartPings() {
 	c.lastRead.Store(time.Now().UnixNano())
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.pingTimer == nil && !c.done.Load() {
-		c.pingTimer = time.AfterFunc(c.uni.PingInterval, c.ping)
+	if w := c.h.pingWheel(); w != nil && c.pingTimer == nil && !c.done.Load() {
+		c.pingTimer = w.After(c.uni.PingInterval, c.ping)
 	}
 }
 
 // ping drops a connection silent for longer than PingInterval + PongWait,
-// else sends a ping frame and rearms the timer. It runs on the timer's
-// goroutine, which exists only while it runs.
+// else sends a ping frame and schedules the next one. It runs on the
+// Handler's time wheel, so it never blocks: the ping is written only if no
+// write is in progress and the socket takes it at once (a connection busy
+// writing needs no ping), and the drop runs on its own goroutine.
 func (c *conn) ping() {
 	if c.closed.Load() || c.done.Load() {
 		return
 	}
 	if time.Since(time.Unix(0, c.lastRead.Load())) > c.uni.PingInterval+c.uni.PongWait {
-		c.abort()
+		go c.abort()
 		return
 	}
-	if err := c.writeControl(opPing, nil, time.Now().Add(c.writeTimeout)); err != nil {
-		c.abort()
-		return
+	if c.writeMu.TryLock() {
+		if c.writeErr == nil && c.out == nil && c.rc != nil {
+			var b [2]byte
+			n := putHeader(b[:], opPing, 0)
+			if rest, err := writeNow(c.rc, b[:n]); err != nil {
+				c.writeErr = fmt.Errorf("websocket: write: %w", err)
+			} else if len(rest) > 0 {
+				bp := getBuf(len(rest))
+				*bp = append(*bp, rest...)
+				c.keepLocked(bp, *bp)
+			}
+		}
+		c.writeMu.Unlock()
 	}
 	c.mu.Lock()
-	if c.pingTimer != nil {
-		c.pingTimer.Reset(c.uni.PingInterval)
+	if w := c.h.pingWheel(); w != nil && c.pingTimer != nil && !c.done.Load() {
+		c.pingTimer = w.After(c.uni.PingInterval, c.ping)
 	}
 	c.mu.Unlock()
 }

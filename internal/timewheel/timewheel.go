@@ -1,24 +1,28 @@
-package engine
+// Package timewheel fires many periodic per-connection timers (pings,
+// pong checks, maintenance) from one goroutine, in batches per 50 ms tick,
+// instead of one runtime timer and one goroutine wake-up per connection per
+// event.
+package timewheel
 
 import (
 	"sync"
 	"time"
 )
 
-// Wheel resolution and span: a slot per tick, wheelSlots slots per turn.
+// Wheel resolution and span: a slot per tick, Slots slots per turn.
 const (
-	wheelTick  = 50 * time.Millisecond
-	wheelSlots = 1024 // 51.2 s per turn; longer delays wait extra turns
+	Tick  = 50 * time.Millisecond
+	Slots = 1024 // 51.2 s per turn; longer delays wait extra turns
 )
 
-// timeWheel fires many connections' periodic timers (pings, pong checks,
+// Wheel fires many connections' periodic timers (pings, pong checks,
 // maintenance) from one goroutine per node, in batches per tick, instead of
 // one runtime timer and one goroutine wake-up per connection per event. The
 // callbacks run on the wheel goroutine one after another, so they must not
 // block: work that may do I/O starts its own goroutine.
-type timeWheel struct {
+type Wheel struct {
 	mu    sync.Mutex
-	slots [wheelSlots][]*wheelTimer
+	slots [Slots][]*Timer
 	pos   int // slot of the current tick
 
 	stop chan struct{}
@@ -26,12 +30,12 @@ type timeWheel struct {
 	once sync.Once
 }
 
-// wheelTimer is one scheduled callback. Stop may be called at any time from
+// Timer is one scheduled callback. Stop may be called at any time from
 // any goroutine; a stopped timer's callback does not run, and the wheel
 // drops its reference at once (a closed connection is not kept alive until
 // its next ping time).
-type wheelTimer struct {
-	w      *timeWheel
+type Timer struct {
+	w      *Wheel
 	fn     func()
 	rounds int // full turns still to wait; guarded by w.mu
 	slot   int // guarded by w.mu
@@ -39,7 +43,7 @@ type wheelTimer struct {
 }
 
 // Stop cancels the timer. A callback already running finishes.
-func (t *wheelTimer) Stop() {
+func (t *Timer) Stop() {
 	if t == nil {
 		return
 	}
@@ -57,32 +61,33 @@ func (t *wheelTimer) Stop() {
 	w.mu.Unlock()
 }
 
-func newTimeWheel() *timeWheel {
-	w := &timeWheel{stop: make(chan struct{}), done: make(chan struct{})}
+// New starts a wheel; Close stops it.
+func New() *Wheel {
+	w := &Wheel{stop: make(chan struct{}), done: make(chan struct{})}
 	go w.run()
 	return w
 }
 
-// after schedules fn to run once after about d (rounded up to the tick).
-func (w *timeWheel) after(d time.Duration, fn func()) *wheelTimer {
-	ticks := int((d + wheelTick - 1) / wheelTick)
+// After schedules fn to run once after about d (rounded up to the tick).
+func (w *Wheel) After(d time.Duration, fn func()) *Timer {
+	ticks := int((d + Tick - 1) / Tick)
 	if ticks < 1 {
 		ticks = 1
 	}
-	t := &wheelTimer{w: w, fn: fn, rounds: (ticks - 1) / wheelSlots}
+	t := &Timer{w: w, fn: fn, rounds: (ticks - 1) / Slots}
 	w.mu.Lock()
-	t.slot = (w.pos + ticks) % wheelSlots
+	t.slot = (w.pos + ticks) % Slots
 	t.idx = len(w.slots[t.slot])
 	w.slots[t.slot] = append(w.slots[t.slot], t)
 	w.mu.Unlock()
 	return t
 }
 
-func (w *timeWheel) run() {
+func (w *Wheel) run() {
 	defer close(w.done)
-	ticker := time.NewTicker(wheelTick)
+	ticker := time.NewTicker(Tick)
 	defer ticker.Stop()
-	var due []*wheelTimer
+	var due []*Timer
 	for {
 		select {
 		case <-w.stop:
@@ -90,7 +95,7 @@ func (w *timeWheel) run() {
 		case <-ticker.C:
 		}
 		w.mu.Lock()
-		w.pos = (w.pos + 1) % wheelSlots
+		w.pos = (w.pos + 1) % Slots
 		slot := w.slots[w.pos]
 		keep := slot[:0]
 		for _, t := range slot {
@@ -117,8 +122,8 @@ func (w *timeWheel) run() {
 	}
 }
 
-// close stops the wheel; pending callbacks never run. It is idempotent.
-func (w *timeWheel) close() {
+// Close stops the wheel; pending callbacks never run. It is idempotent.
+func (w *Wheel) Close() {
 	w.once.Do(func() { close(w.stop) })
 	<-w.done
 }

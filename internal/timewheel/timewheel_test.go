@@ -1,4 +1,4 @@
-package engine
+package timewheel
 
 import (
 	"sync/atomic"
@@ -7,14 +7,14 @@ import (
 )
 
 func TestTimeWheelFiresInOrderAndStops(t *testing.T) {
-	w := newTimeWheel()
-	defer w.close()
+	w := New()
+	defer w.Close()
 	var fired atomic.Int32
 	var order []int
 	done := make(chan struct{})
-	w.after(3*wheelTick, func() { order = append(order, 2); close(done) })
-	w.after(wheelTick, func() { order = append(order, 1) })
-	stopped := w.after(2*wheelTick, func() { fired.Add(1) })
+	w.After(3*Tick, func() { order = append(order, 2); close(done) })
+	w.After(Tick, func() { order = append(order, 1) })
+	stopped := w.After(2*Tick, func() { fired.Add(1) })
 	stopped.Stop()
 	select {
 	case <-done:
@@ -30,9 +30,9 @@ func TestTimeWheelFiresInOrderAndStops(t *testing.T) {
 }
 
 func TestTimeWheelLongDelayWaitsFullTurns(t *testing.T) {
-	w := newTimeWheel()
-	defer w.close()
-	tm := w.after(wheelSlots*wheelTick+2*wheelTick, func() {})
+	w := New()
+	defer w.Close()
+	tm := w.After(Slots*Tick+2*Tick, func() {})
 	w.mu.Lock()
 	rounds := tm.rounds
 	w.mu.Unlock()
@@ -44,11 +44,11 @@ func TestTimeWheelLongDelayWaitsFullTurns(t *testing.T) {
 // TestTimeWheelStopReleases: a stopped timer leaves its slot at once, so the
 // wheel holds no reference to a closed connection.
 func TestTimeWheelStopReleases(t *testing.T) {
-	w := newTimeWheel()
-	defer w.close()
-	var timers []*wheelTimer
+	w := New()
+	defer w.Close()
+	var timers []*Timer
 	for i := 0; i < 100; i++ {
-		timers = append(timers, w.after(10*time.Second, func() {}))
+		timers = append(timers, w.After(10*time.Second, func() {}))
 	}
 	for _, tm := range timers[:99] {
 		tm.Stop()
