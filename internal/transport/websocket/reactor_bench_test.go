@@ -27,7 +27,7 @@ func (s *nopSession) Close(protocol.Disconnect) { s.closed.Store(true) }
 // rawDial opens a WebSocket connection with a hand-written handshake and no
 // client-side buffers or goroutines, so that the process's memory growth is
 // (almost) all server side.
-func rawDial(tb testing.TB, addr string) net.Conn {
+func rawDial(tb testing.TB, addr string, headers ...string) net.Conn {
 	tb.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -35,7 +35,8 @@ func rawDial(tb testing.TB, addr string) net.Conn {
 	}
 	req := "GET /connection/websocket HTTP/1.1\r\nHost: " + addr +
 		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: centrifuge-json\r\n\r\n"
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: centrifuge-json\r\n" +
+		strings.Join(headers, "") + "\r\n"
 	if _, err := c.Write([]byte(req)); err != nil {
 		tb.Fatal(err)
 	}
@@ -71,30 +72,45 @@ func heapAndStack() (heap, stack uint64, goroutines int) {
 
 // BenchmarkIdleConnectionMemory opens 2,000 idle loopback connections to an
 // in-process Handler (each has sent one small frame) and reports the heap
-// and goroutine-stack bytes, and the goroutines, per connection. The figures
-// include the client side's net.Conn (a few hundred bytes), so they are an
-// upper bound of the server's cost; the engine's per-client state is not
-// included (the session is a no-op). Run with -benchtime=1x.
+// and goroutine-stack bytes, and the goroutines, per connection: plain,
+// with permessage-deflate negotiated, and uni_websocket with its pings
+// armed. The figures include the client side's net.Conn (a few hundred
+// bytes), so they are an upper bound of the server's cost; the engine's
+// per-client state is not included (the session is a no-op). Run with
+// -benchtime=1x.
 func BenchmarkIdleConnectionMemory(b *testing.B) {
+	b.Run("websocket", func(b *testing.B) { benchmarkIdleConnectionMemory(b, ws.Config{}) })
+	b.Run("deflate", func(b *testing.B) {
+		benchmarkIdleConnectionMemory(b, ws.Config{Compression: true}, "Sec-WebSocket-Extensions: permessage-deflate\r\n")
+	})
+	b.Run("uni_websocket", func(b *testing.B) {
+		benchmarkIdleConnectionMemory(b, ws.Config{Unidirectional: &ws.UniConfig{}})
+	})
+}
+
+func benchmarkIdleConnectionMemory(b *testing.B, cfg ws.Config, headers ...string) {
 	const conns = 2000
 	for b.Loop() {
 		var sessions atomic.Int64
 		h := ws.NewHandler(func(ctx context.Context, t engine.Transport) (ws.Session, error) {
 			sessions.Add(1)
+			if p, ok := t.(interface{ StartPings() }); ok {
+				p.StartPings()
+			}
 			return &nopSession{}, nil
-		}, ws.Config{}, nil)
+		}, cfg, nil)
 		srv := httptest.NewServer(h)
 		addr := strings.TrimPrefix(srv.URL, "http://")
 
 		// Warm up: one connection, so lazily started shared goroutines
 		// are not charged to the measured connections.
-		warm := rawDial(b, addr)
+		warm := rawDial(b, addr, headers...)
 		heap0, stack0, g0 := heapAndStack()
 
 		clients := make([]net.Conn, 0, conns)
 		frame := []byte{0x81, 0x82, 1, 2, 3, 4, '{' ^ 1, '}' ^ 2} // masked text frame "{}"
 		for range conns {
-			c := rawDial(b, addr)
+			c := rawDial(b, addr, headers...)
 			if _, err := c.Write(frame); err != nil {
 				b.Fatal(err)
 			}
