@@ -85,7 +85,7 @@ func FuzzReadFrames(f *testing.F) {
 		go func() { _, _ = io.Copy(io.Discard, client) }()
 		c := newConn(h, server, protocol.TypeJSON)
 		if compress {
-			c.deflate, c.inflate = h.deflaters, &h.inflaters
+			c.compressed = true
 		}
 		s := &fuzzSession{}
 		c.sess, c.deliver = s, true

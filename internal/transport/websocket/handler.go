@@ -142,11 +142,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := context.WithCancel(engine.WithRequestInfo(context.WithoutCancel(r.Context()), engine.RequestInfo{
-		RemoteAddr: r.RemoteAddr,
-		Header:     r.Header,
-		URL:        r.URL,
-	}))
+	ri := engine.RequestInfo{RemoteAddr: r.RemoteAddr, Header: r.Header}
+	if h.cfg.Unidirectional != nil {
+		ri.URL = r.URL // for cf_connect; otherwise not kept for the connection's life
+	}
+	ctx, cancel := context.WithCancel(engine.WithRequestInfo(context.WithoutCancel(r.Context()), ri))
 	c.cancel = cancel
 
 	sess, err := h.newSession(ctx, c)

@@ -120,9 +120,10 @@ func benchmarkIdleConnectionMemory(b *testing.B, cfg ws.Config, headers ...strin
 		time.Sleep(200 * time.Millisecond) // let the frames be read; not an assertion
 		heap1, stack1, g1 := heapAndStack()
 
-		b.ReportMetric(float64(heap1-heap0)/conns, "heap-B/conn")
-		b.ReportMetric(float64(stack1-stack0)/conns, "stack-B/conn")
-		b.ReportMetric(float64(heap1+stack1-heap0-stack0)/conns, "total-B/conn")
+		dh, ds := float64(heap1)-float64(heap0), float64(stack1)-float64(stack0) // may shrink: signed
+		b.ReportMetric(dh/conns, "heap-B/conn")
+		b.ReportMetric(ds/conns, "stack-B/conn")
+		b.ReportMetric((dh+ds)/conns, "total-B/conn")
 		b.ReportMetric(float64(g1-g0)/conns, "goroutines/conn")
 		b.Logf("%d connections: heap %d -> %d, stack %d -> %d, goroutines %d -> %d",
 			conns, heap0, heap1, stack0, stack1, g0, g1)

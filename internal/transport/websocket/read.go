@@ -105,7 +105,7 @@ func (c *conn) onReadable() netpoll.Status {
 func (c *conn) read(p []byte) (int, error) {
 	if c.rc == nil {
 		n, err := c.nc.Read(p)
-		if n > 0 && c.uni != nil {
+		if n > 0 && c.uni() != nil {
 			c.lastRead.Store(time.Now().UnixNano())
 		}
 		return n, err
@@ -121,7 +121,7 @@ func (c *conn) read(p []byte) (int, error) {
 	case n == 0:
 		return 0, io.EOF
 	}
-	if c.uni != nil {
+	if c.uni() != nil {
 		c.lastRead.Store(time.Now().UnixNano())
 	}
 	return n, nil
@@ -206,7 +206,7 @@ func (c *conn) processFrames(b []byte, bp *[]byte) bool {
 			c.stash(b, bp, 0)
 			return true
 		}
-		if h.rsv1 && (c.inflate == nil || h.opcode != opText && h.opcode != opBinary) {
+		if h.rsv1 && (!c.compressed || h.opcode != opText && h.opcode != opBinary) {
 			c.protocolError() // RSV1 only starts a message, and only with permessage-deflate
 			return false
 		}
@@ -336,7 +336,7 @@ func (c *conn) deliverCompressed(payload []byte) {
 	if !c.delivering() {
 		return
 	}
-	out, tooBig, err := c.inflate.inflate(payload, c.h.cfg.DecompressedMessageSizeLimit)
+	out, tooBig, err := c.h.inflaters.inflate(payload, c.h.cfg.DecompressedMessageSizeLimit)
 	switch {
 	case err != nil:
 		c.protocolError()

@@ -36,7 +36,6 @@ var newline = []byte{'\n'}
 type conn struct {
 	h            *Handler
 	nc           net.Conn
-	proto        protocol.Type
 	writeTimeout time.Duration
 	closeTimeout time.Duration
 	limit        int // MessageSizeLimit
@@ -47,13 +46,8 @@ type conn struct {
 	// reader sees it set before its first callback.
 	rc syscall.RawConn
 
-	// permessage-deflate, when negotiated (else nil); set at upgrade.
-	deflate *deflatePool
-	inflate *inflatePool
-
-	// uni is the uni_websocket behaviour (nil: bidirectional). lastRead
-	// (unix nanoseconds of the last read with data) feeds its ping check.
-	uni      *UniConfig
+	// lastRead (unix nanoseconds of the last read with data) feeds the
+	// uni_websocket ping check.
 	lastRead atomic.Int64
 
 	// Set before reading starts, then read-only.
@@ -84,12 +78,16 @@ type conn struct {
 
 	// Reader state, used by one goroutine at a time (a reactor worker, or
 	// the upgrade goroutine before registration / in blocking mode).
-	deliver      bool    // hand messages to sess
-	pending      *[]byte // an incomplete frame, from its header on; nil if none
-	fragmenting  bool    // a fragmented message is in progress
-	fragDeflated bool    // ... and it is compressed
-	frag         *[]byte // its payload so far, when it is being delivered
-	skip         int64   // payload bytes of a discarded frame still to skip
+	pending *[]byte // an incomplete frame, from its header on; nil if none
+	frag    *[]byte // a fragmented message's payload so far, when it is being delivered
+	skip    int64   // payload bytes of a discarded frame still to skip
+
+	// Small fields, together so that they share one word.
+	proto        protocol.Type
+	compressed   bool // permessage-deflate negotiated (at upgrade); the compressors are the Handler's
+	deliver      bool // reader state: hand messages to sess
+	fragmenting  bool // reader state: a fragmented message is in progress
+	fragDeflated bool // ... and it is compressed
 }
 
 var _ engine.Transport = (*conn)(nil)
@@ -102,13 +100,16 @@ func newConn(h *Handler, nc net.Conn, proto protocol.Type) *conn {
 		writeTimeout: h.cfg.WriteTimeout,
 		closeTimeout: h.cfg.CloseTimeout,
 		limit:        h.cfg.MessageSizeLimit,
-		uni:          h.cfg.Unidirectional,
 	}
 }
 
+// uni returns the uni_websocket behaviour, or nil on a bidirectional
+// connection.
+func (c *conn) uni() *UniConfig { return c.h.cfg.Unidirectional }
+
 // Name returns "websocket", or "uni_websocket".
 func (c *conn) Name() string {
-	if c.uni != nil {
+	if c.uni() != nil {
 		return "uni_websocket"
 	}
 	return "websocket"
@@ -118,7 +119,7 @@ func (c *conn) Name() string {
 func (c *conn) Protocol() protocol.Type { return c.proto }
 
 // Unidirectional reports whether the connection is a uni_websocket one.
-func (c *conn) Unidirectional() bool { return c.uni != nil }
+func (c *conn) Unidirectional() bool { return c.uni() != nil }
 
 // Emulation returns false.
 func (c *conn) Emulation() bool { return false }
@@ -243,11 +244,11 @@ func (c *conn) frameSize(msgs [][]byte) (opcode byte, size int) {
 // Config.CompressionMinSize bytes. With vectored, an uncompressed message
 // over copyLimit is left to writeVectored: frameBuf then returns nil.
 func (c *conn) frameBuf(opcode byte, size int, msgs [][]byte, vectored bool) (*[]byte, error) {
-	if c.uni != nil && !c.uni.JoinPushMessages && len(msgs) > 1 {
+	if c.uni() != nil && !c.uni().JoinPushMessages && len(msgs) > 1 {
 		return c.framesEach(msgs)
 	}
-	if c.deflate != nil && size >= c.h.cfg.CompressionMinSize {
-		return c.deflate.compressFrame(opcode, size, msgs)
+	if c.compressed && size >= c.h.cfg.CompressionMinSize {
+		return c.h.deflaters.compressFrame(opcode, size, msgs)
 	}
 	if vectored && size > copyLimit {
 		return nil, nil
@@ -442,7 +443,7 @@ func (c *conn) Close(d protocol.Disconnect) error {
 		c.shutdown()
 		return nil
 	}
-	if c.uni != nil {
+	if c.uni() != nil {
 		return c.closeUni(d)
 	}
 	_, err := c.closeFrame(int(d.Code), d.Reason)
@@ -456,8 +457,8 @@ func (c *conn) closeUni(d protocol.Disconnect) error {
 	if c.closed.Swap(true) {
 		return nil
 	}
-	if c.uni.DisconnectPush != nil {
-		if msg := c.uni.DisconnectPush(d); msg != nil {
+	if c.uni().DisconnectPush != nil {
+		if msg := c.uni().DisconnectPush(d); msg != nil {
 			c.writeMu.Lock()
 			err := c.writeErr
 			if err == nil && c.out != nil {
@@ -475,7 +476,7 @@ func (c *conn) closeUni(d protocol.Disconnect) error {
 			}
 		}
 	}
-	if c.uni.DisableClosingHandshake {
+	if c.uni().DisableClosingHandshake {
 		c.shutdown()
 		return nil
 	}
@@ -514,14 +515,14 @@ func (c *conn) sendClose(code int, reason string) error {
 // connect. It does nothing on other connections, when pings are disabled,
 // or after the first call.
 func (c *conn) StartPings() {
-	if c.uni == nil || c.uni.PingInterval < 0 {
+	if c.uni() == nil || c.uni().PingInterval < 0 {
 		return
 	}
 	c.lastRead.Store(time.Now().UnixNano())
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if w := c.h.pingWheel(); w != nil && c.pingTimer == nil && !c.done.Load() {
-		c.pingTimer = w.After(c.uni.PingInterval, c.ping)
+		c.pingTimer = w.After(c.uni().PingInterval, c.ping)
 	}
 }
 
@@ -534,7 +535,7 @@ func (c *conn) ping() {
 	if c.closed.Load() || c.done.Load() {
 		return
 	}
-	if time.Since(time.Unix(0, c.lastRead.Load())) > c.uni.PingInterval+c.uni.PongWait {
+	if time.Since(time.Unix(0, c.lastRead.Load())) > c.uni().PingInterval+c.uni().PongWait {
 		go c.abort()
 		return
 	}
@@ -554,7 +555,7 @@ func (c *conn) ping() {
 	}
 	c.mu.Lock()
 	if w := c.h.pingWheel(); w != nil && c.pingTimer != nil && !c.done.Load() {
-		c.pingTimer = w.After(c.uni.PingInterval, c.ping)
+		c.pingTimer = w.After(c.uni().PingInterval, c.ping)
 	}
 	c.mu.Unlock()
 }

@@ -99,7 +99,7 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) (c *conn, pre 
 	}
 	c = newConn(h, nc, proto)
 	if compress {
-		c.deflate, c.inflate = h.deflaters, &h.inflaters
+		c.compressed = true
 	}
 	return c, pre, true
 }
