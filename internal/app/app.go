@@ -57,6 +57,7 @@ type App struct {
 	limiter   *connectionLimiter
 	ws        *websocket.Handler    // nil when websocket.disabled
 	uniWS     *uni.WebSocketHandler // nil unless uni_websocket.enabled
+	streams   *httpstream.Reactor   // detached HTTP-streaming and SSE responses
 	uniGRPC   *unigrpc.Server       // uni_grpc listener (issue 4); nil when disabled
 	demo      bool                  // serve the demo page at /demo/ (development mode)
 }
@@ -307,6 +308,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		if a.uniWS != nil {
 			errs = append(errs, a.uniWS.Close()) // and uni_websocket's
 		}
+		if a.streams != nil {
+			errs = append(errs, a.streams.Close()) // and the detached streams'
+		}
 		a.wg.Wait()
 		a.shutErr = errors.Join(errs...)
 	})
@@ -326,6 +330,7 @@ func (a *App) mountStreamTransports(mux *http.ServeMux) {
 	if a.demo {
 		mux.Handle("/demo/", http.StripPrefix("/demo", demo.Handler()))
 	}
+	a.streams = httpstream.NewReactor()
 	origins := cfg.Client.AllowedOrigins
 	bidi := func(ctx context.Context, t engine.Transport) (httpstream.Session, error) {
 		c, err := a.node.NewClient(ctx, t)
@@ -343,18 +348,18 @@ func (a *App) mountStreamTransports(mux *http.ServeMux) {
 	}
 	if cfg.HTTPStream.Enabled {
 		mux.Handle(cfg.HTTPStream.HandlerPrefix, a.limiter.wrap(httpstream.NewHTTPStreamHandler(bidi,
-			httpstream.Config{MaxRequestBodySize: cfg.HTTPStream.MaxRequestBodySize, AllowedOrigins: origins}, a.log)))
+			httpstream.Config{MaxRequestBodySize: cfg.HTTPStream.MaxRequestBodySize, AllowedOrigins: origins, Reactor: a.streams}, a.log)))
 	}
 	if cfg.SSE.Enabled {
 		mux.Handle(cfg.SSE.HandlerPrefix, a.limiter.wrap(httpstream.NewSSEHandler(bidi,
-			httpstream.Config{MaxRequestBodySize: cfg.SSE.MaxRequestBodySize, AllowedOrigins: origins}, a.log)))
+			httpstream.Config{MaxRequestBodySize: cfg.SSE.MaxRequestBodySize, AllowedOrigins: origins, Reactor: a.streams}, a.log)))
 	}
 	if cfg.HTTPStream.Enabled || cfg.SSE.Enabled {
 		mux.Handle(cfg.Emulation.HandlerPrefix, httpstream.NewEmulationHandler(httpstream.ClusterRouter{Node: a.node},
 			httpstream.Config{MaxRequestBodySize: cfg.Emulation.MaxRequestBodySize, AllowedOrigins: origins}, a.log))
 	}
 	uniHTTP := func(c config.UniHTTPTransport) uni.HTTPConfig {
-		hc := uni.HTTPConfig{MaxRequestBodySize: c.MaxRequestBodySize, AllowedOrigins: origins}
+		hc := uni.HTTPConfig{MaxRequestBodySize: c.MaxRequestBodySize, AllowedOrigins: origins, Reactor: a.streams}
 		if c.ConnectCodeToHTTPResponse.Enabled {
 			for _, tr := range c.ConnectCodeToHTTPResponse.Transforms {
 				hc.ConnectCodeToHTTPResponse = append(hc.ConnectCodeToHTTPResponse,

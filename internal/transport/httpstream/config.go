@@ -23,6 +23,10 @@ type Config struct {
 	// AllowedOrigins are the client.allowed_origins glob patterns (see
 	// package origin). Zero (empty) rejects requests carrying an Origin.
 	AllowedOrigins []string
+	// Reactor, when set, detaches HTTP/1.x streams over plain TCP from
+	// their net/http goroutines once they are running (Stream.Detach).
+	// Nil keeps every stream in its request's goroutine.
+	Reactor *Reactor
 }
 
 func (c Config) withDefaults() Config {

@@ -15,8 +15,15 @@
 // Stream, the engine.Transport over a streaming response, is exported for
 // the unidirectional transports (package uni), which share its framing.
 //
-// Concurrency: Handlers are safe for concurrent use and start no goroutines:
-// each connection is served in the net/http goroutine of its request, which
-// waits until the session ends (server shutdown included, with a disconnect
-// push) or the client goes away.
+// Concurrency: Handlers are safe for concurrent use and start no goroutines.
+// A connection starts in the net/http goroutine of its request. With a
+// Reactor (Config.Reactor, what the server uses), a running HTTP/1.x stream
+// over plain TCP is then detached (Stream.Detach, detach.go): the
+// connection is hijacked, the handler returns, later replies and pushes are
+// written as chunks straight to the connection, and an epoll reactor only
+// watches for the client going away, so an idle stream holds no goroutine
+// and none of net/http's per-connection buffers. HTTP/2 and TLS streams,
+// and every stream without a Reactor, keep their goroutine, which waits
+// until the session ends (server shutdown included, with a disconnect push)
+// or the client goes away.
 package httpstream

@@ -58,9 +58,11 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int) (body []byte, o
 	return body, true
 }
 
-// RequestContext returns r's context carrying its engine.RequestInfo.
+// RequestContext returns a context for the session of r, carrying its
+// engine.RequestInfo and r's values but not its cancellation: a detached
+// stream's session outlives ServeHTTP, which cancels r's context.
 func RequestContext(r *http.Request) context.Context {
-	return engine.WithRequestInfo(r.Context(), engine.RequestInfo{RemoteAddr: r.RemoteAddr, Header: r.Header})
+	return engine.WithRequestInfo(context.WithoutCancel(r.Context()), engine.RequestInfo{RemoteAddr: r.RemoteAddr, Header: r.Header})
 }
 
 // AsDisconnect returns the protocol.Disconnect in err, or 3004.
@@ -157,6 +159,9 @@ func (h *streamHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess.HandleFrame(frame)
+	if s.Detach(w, r, h.cfg.Reactor, func() { sess.Close(protocol.DisconnectConnectionClosed) }) {
+		return
+	}
 	select {
 	case <-s.Done():
 	case <-r.Context().Done():

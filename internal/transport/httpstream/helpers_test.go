@@ -23,8 +23,15 @@ type env struct {
 	srv  *httptest.Server
 }
 
-func newEnv(t *testing.T, edit func(*config.Client), cfg httpstream.Config) *env {
+// newEnv serves the handlers with cfg; without a Reactor in cfg they get
+// one (streams are detached, as in production).
+func newEnv(t testing.TB, edit func(*config.Client), cfg httpstream.Config) *env {
 	t.Helper()
+	if cfg.Reactor == nil {
+		rt := httpstream.NewReactor()
+		t.Cleanup(func() { _ = rt.Close() })
+		cfg.Reactor = rt
+	}
 	n := streamtest.NewNode(t, edit)
 	newSession := func(ctx context.Context, tr engine.Transport) (httpstream.Session, error) {
 		c, err := n.NewClient(ctx, tr)
@@ -82,7 +89,7 @@ func (s *stream) next(t *testing.T, what string) map[string]any {
 	return decode(t, strings.TrimPrefix(line, "data: "))
 }
 
-func decode(t *testing.T, s string) map[string]any {
+func decode(t testing.TB, s string) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal([]byte(s), &m); err != nil {
@@ -110,7 +117,7 @@ func (e *env) post(t *testing.T, path, contentType, body string) int {
 }
 
 // connectResult returns the connect result of a reply, failing otherwise.
-func connectResult(t *testing.T, reply map[string]any) map[string]any {
+func connectResult(t testing.TB, reply map[string]any) map[string]any {
 	t.Helper()
 	res, ok := reply["connect"].(map[string]any)
 	if !ok {
@@ -125,4 +132,15 @@ func disconnectCode(m map[string]any) float64 {
 	d, _ := push["disconnect"].(map[string]any)
 	code, _ := d["code"].(float64)
 	return code
+}
+
+// forEachStreamMode runs test with streams detached from their handlers
+// (the default) and kept in them (a closed Reactor detaches nothing).
+func forEachStreamMode(t *testing.T, test func(*testing.T, httpstream.Config)) {
+	t.Run("detached", func(t *testing.T) { test(t, httpstream.Config{}) })
+	t.Run("in-handler", func(t *testing.T) {
+		rt := httpstream.NewReactor()
+		_ = rt.Close()
+		test(t, httpstream.Config{Reactor: rt})
+	})
 }

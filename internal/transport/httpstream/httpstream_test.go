@@ -10,7 +10,11 @@ import (
 )
 
 func TestHTTPStreamConnectSubscribeReceive(t *testing.T) {
-	e := newEnv(t, nil, httpstream.Config{})
+	forEachStreamMode(t, testHTTPStreamConnectSubscribeReceive)
+}
+
+func testHTTPStreamConnectSubscribeReceive(t *testing.T, cfg httpstream.Config) {
+	e := newEnv(t, nil, cfg)
 	s := e.open(t, http.MethodPost, "/connection/http_stream", "application/json", `{"id":1,"connect":{"name":"test"}}`, nil)
 	if s.resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d", s.resp.StatusCode)
@@ -121,8 +125,10 @@ func TestEmulationErrors(t *testing.T) {
 	}
 }
 
-func TestHTTPStreamShutdown(t *testing.T) {
-	e := newEnv(t, nil, httpstream.Config{})
+func TestHTTPStreamShutdown(t *testing.T) { forEachStreamMode(t, testHTTPStreamShutdown) }
+
+func testHTTPStreamShutdown(t *testing.T, cfg httpstream.Config) {
+	e := newEnv(t, nil, cfg)
 	s := e.open(t, http.MethodPost, "/connection/http_stream", "", `{"id":1,"connect":{}}`, nil)
 	connectResult(t, s.next(t, "connect reply"))
 	go func() { _ = e.node.Shutdown(t.Context()) }()

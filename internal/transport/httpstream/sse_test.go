@@ -11,7 +11,11 @@ import (
 )
 
 func TestSSEConnectSubscribeReceive(t *testing.T) {
-	e := newEnv(t, nil, httpstream.Config{})
+	forEachStreamMode(t, testSSEConnectSubscribeReceive)
+}
+
+func testSSEConnectSubscribeReceive(t *testing.T, cfg httpstream.Config) {
+	e := newEnv(t, nil, cfg)
 	q := url.QueryEscape(`{"id":1,"connect":{}}`)
 	s := e.open(t, http.MethodGet, "/connection/sse?cf_connect="+q, "", "", nil)
 	if ct := s.resp.Header.Get("Content-Type"); ct != "text/event-stream; charset=utf-8" {
@@ -63,8 +67,10 @@ func TestSSEPostAndMissingConnect(t *testing.T) {
 	}
 }
 
-func TestSSEClientGoneEndsSession(t *testing.T) {
-	e := newEnv(t, nil, httpstream.Config{})
+func TestSSEClientGoneEndsSession(t *testing.T) { forEachStreamMode(t, testSSEClientGoneEndsSession) }
+
+func testSSEClientGoneEndsSession(t *testing.T, cfg httpstream.Config) {
+	e := newEnv(t, nil, cfg)
 	s := e.open(t, http.MethodPost, "/connection/sse", "", `{"id":1,"connect":{}}`, nil)
 	session := connectResult(t, s.next(t, "connect reply"))["session"].(string)
 	s.resp.Body.Close()

@@ -5,11 +5,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/heraldrt/herald/internal/engine"
+	"github.com/heraldrt/herald/internal/netpoll"
 	"github.com/heraldrt/herald/internal/protocol"
 	pb "github.com/heraldrt/herald/internal/protocol/protocolpb"
 )
@@ -71,6 +74,16 @@ type Stream struct {
 	closed   bool
 	deferred *protocol.Disconnect // recorded by Close while DeferClose
 	buf      bytes.Buffer
+
+	// Set by Detach (detach.go): the hijacked connection, written instead of
+	// w from then on; guarded by mu.
+	raw     net.Conn
+	rawRC   syscall.RawConn
+	chunked bool
+	rawBuf  []byte
+	rawDone bool // the connection was closed
+	watch   *netpoll.Watch
+	gone    func()
 }
 
 var _ engine.Transport = (*Stream)(nil)
@@ -118,6 +131,10 @@ func (s *Stream) writeLocked(msgs ...[]byte) error {
 	}
 	for _, m := range msgs {
 		s.frame(m)
+	}
+	if s.raw != nil {
+		s.started = true
+		return s.writeRawLocked(s.buf.Bytes())
 	}
 	_ = s.rc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout)) // ErrNotSupported: nothing to bound
 	if !s.started {
@@ -189,7 +206,9 @@ func (s *Stream) Close(d protocol.Disconnect) error {
 		s.deferred = &d
 		return nil
 	}
-	return s.writeDisconnectLocked(d)
+	err := s.writeDisconnectLocked(d)
+	s.endRawLocked(err == nil && d.Code != protocol.DisconnectConnectionClosed.Code)
+	return err
 }
 
 // writeDisconnectLocked writes the disconnect push for d (nothing for 3000).
@@ -233,6 +252,9 @@ func (s *Stream) EndDefer(respond func(w http.ResponseWriter, d protocol.Disconn
 func (s *Stream) Finish() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.raw != nil {
+		return // detached: the stream lives on without the handler
+	}
 	if !s.closed {
 		s.closed = true
 		close(s.done)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldrt/herald/internal/config"
 	"github.com/heraldrt/herald/internal/engine"
+	"github.com/heraldrt/herald/internal/transport/httpstream"
 	"github.com/heraldrt/herald/internal/transport/httpstream/streamtest"
 	"github.com/heraldrt/herald/internal/transport/uni"
 )
@@ -23,6 +24,11 @@ type env struct {
 
 func newEnv(t *testing.T, edit func(*config.Client), hc uni.HTTPConfig, wc uni.WebSocketConfig) *env {
 	t.Helper()
+	if hc.Reactor == nil { // streams detached from their handlers, as in production
+		rt := httpstream.NewReactor()
+		t.Cleanup(func() { _ = rt.Close() })
+		hc.Reactor = rt
+	}
 	n := streamtest.NewNode(t, edit)
 	newSession := func(ctx context.Context, tr engine.Transport) (uni.Session, error) {
 		c, err := n.NewClient(ctx, tr)

@@ -58,6 +58,9 @@ type HTTPConfig struct {
 	// whose code matches into an HTTP response instead of a 200 stream
 	// holding a disconnect push.
 	ConnectCodeToHTTPResponse []HTTPResponseTransform
+	// Reactor, when set, detaches running streams from their net/http
+	// goroutines; see httpstream.Config.Reactor.
+	Reactor *httpstream.Reactor
 }
 
 type httpHandler struct {
@@ -141,6 +144,9 @@ func (h *httpHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.EndDefer(func(w http.ResponseWriter, d protocol.Disconnect) bool {
 		return h.respondConnectError(w, connectErr, d)
 	})
+	if s.Detach(w, r, h.cfg.Reactor, func() { sess.Close(protocol.DisconnectConnectionClosed) }) {
+		return
+	}
 	select {
 	case <-s.Done():
 	case <-r.Context().Done():

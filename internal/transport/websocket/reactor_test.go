@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/heraldrt/herald/internal/protocol"
+	"github.com/heraldrt/herald/internal/testutil/rawhttp"
 	ws "github.com/heraldrt/herald/internal/transport/websocket"
 )
 
@@ -66,44 +67,17 @@ func rawConnect(t testing.TB, ts *testServer, extra []byte) (net.Conn, *bufio.Re
 func rawHandshake(t testing.TB, ts *testServer, headers string, extra []byte) (net.Conn, *bufio.Reader, string) {
 	t.Helper()
 	addr := strings.TrimPrefix(ts.srv.URL, "http://")
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	_ = c.SetDeadline(time.Now().Add(waitTimeout))
 	req := "GET /connection/websocket HTTP/1.1\r\nHost: " + addr +
 		"\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Version: 13\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" + headers + "\r\n"
-	if _, err := c.Write(append([]byte(req), extra...)); err != nil {
-		t.Fatal(err)
+	c, br, resp := rawhttp.Open(t, addr, req, extra, waitTimeout)
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: status %d", resp.StatusCode)
 	}
-	br := bufio.NewReader(c)
-	resp, err := br.ReadString('\n')
-	if err != nil || !strings.HasPrefix(resp, "HTTP/1.1 101 ") {
-		t.Fatalf("handshake: %q %v", resp, err)
-	}
-	sawAccept := false
-	extensions := ""
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
-		}
-		if line == "\r\n" {
-			break
-		}
-		if strings.EqualFold(line, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n") {
-			sawAccept = true
-		}
-		if name, val, ok := strings.Cut(line, ":"); ok && strings.EqualFold(name, "Sec-WebSocket-Extensions") {
-			extensions = strings.TrimSpace(val)
-		}
-	}
-	if !sawAccept {
+	if resp.Header.Get("Sec-WebSocket-Accept") != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
 		t.Error("missing or wrong Sec-WebSocket-Accept")
 	}
-	return c, br, extensions
+	return c, br, resp.Header.Get("Sec-WebSocket-Extensions")
 }
 
 func TestFramesSentWithTheHandshake(t *testing.T) {

@@ -1,0 +1,36 @@
+// Package rawhttp opens HTTP/1.1 connections with hand-written requests, for
+// tests that need the raw connection after the response head (WebSocket
+// frames, a streamed body) and no client-side goroutines.
+package rawhttp
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// Open dials addr, writes req (a complete request head) followed by extra
+// in one write, and reads the response head. The connection's deadline is
+// timeout from now and it is closed at the end of the test. The reader is
+// positioned after the head; resp.Body reads the body when the response has
+// one (dechunked), else it is empty and the reader holds what follows.
+func Open(t testing.TB, addr, req string, extra []byte, timeout time.Duration) (net.Conn, *bufio.Reader, *http.Response) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	_ = c.SetDeadline(time.Now().Add(timeout))
+	if _, err := c.Write(append([]byte(req), extra...)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("response head: %v", err)
+	}
+	return c, br, resp
+}

@@ -1,0 +1,217 @@
+package httpstream
+
+import (
+	"errors"
+	"fmt"
+
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/heraldrt/herald/internal/netpoll"
+)
+
+// Reactor lets streaming responses outlive their net/http goroutines: a
+// detached stream (Stream.Detach) writes its chunks straight to the
+// hijacked connection, and the Reactor's epoll loop only watches the
+// connection for the client going away. So an idle HTTP-streaming or SSE
+// connection holds no goroutine and none of net/http's per-connection
+// buffers. One Reactor serves all the stream handlers of a server; Close
+// stops it at shutdown.
+type Reactor struct {
+	mu     sync.Mutex
+	p      *netpoll.Poller
+	err    error // why there is no poller
+	closed bool
+}
+
+// NewReactor returns a Reactor; its goroutines start with the first
+// detached stream.
+func NewReactor() *Reactor { return &Reactor{} }
+
+// poller returns the epoll reactor, starting it on first use; nil when the
+// platform has none or the Reactor is closed.
+func (rt *Reactor) poller() *netpoll.Poller {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.p == nil && rt.err == nil && !rt.closed {
+		rt.p, rt.err = netpoll.New(netpoll.Config{})
+	}
+	return rt.p
+}
+
+// Close stops the reactor's goroutines; streams still detached are no
+// longer watched (the engine closes their sessions at shutdown, before).
+// Later streams are not detached. It is idempotent.
+func (rt *Reactor) Close() error {
+	rt.mu.Lock()
+	p := rt.p
+	rt.closed, rt.p = true, nil
+	rt.mu.Unlock()
+	if p != nil {
+		return p.Close()
+	}
+	return nil
+}
+
+// Detach hands the rest of the stream to the reactor rt so that the
+// handler can return: it hijacks the HTTP/1.x connection of r (plain TCP
+// only), after which writes go to it as chunks (or raw bytes for an
+// HTTP/1.0 client) and the reactor watches it; when the client goes away,
+// gone is called on a goroutine of its own. It returns false, having
+// changed nothing, when the stream cannot be detached (rt nil, HTTP/2,
+// TLS, nothing written yet, closed, deferred close in force); the handler
+// then keeps waiting as before. Once it returned true the handler must not
+// touch w again. A stream whose response has not started yet (the engine
+// writes its first reply a moment later) gets its status line and the
+// header of w written by Detach.
+func (s *Stream) Detach(w http.ResponseWriter, r *http.Request, rt *Reactor, gone func()) bool {
+	if rt == nil || r.ProtoMajor != 1 || r.TLS != nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.opts.DeferClose {
+		return false
+	}
+	p := rt.poller()
+	if p == nil {
+		return false
+	}
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return false
+	}
+	// From here on w is gone: a failure ends the stream.
+	s.raw, s.chunked, s.gone = nc, r.ProtoAtLeast(1, 1), gone
+	fail := func() bool {
+		s.endRawLocked(false)
+		go gone()
+		return true
+	}
+	if err := brw.Writer.Flush(); err != nil {
+		return fail()
+	}
+	if !s.started {
+		hdr := w.Header().Clone()
+		if s.chunked {
+			hdr.Set("Transfer-Encoding", "chunked")
+		} else {
+			hdr.Set("Connection", "close")
+		}
+		var b strings.Builder
+		b.WriteString("HTTP/1.1 200 OK\r\n")
+		if !r.ProtoAtLeast(1, 1) {
+			b.Reset()
+			b.WriteString("HTTP/1.0 200 OK\r\n")
+		}
+		_ = hdr.Write(&b)
+		b.WriteString("\r\n")
+		_ = nc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+		if _, err := nc.Write([]byte(b.String())); err != nil {
+			return fail()
+		}
+	}
+	_ = nc.SetDeadline(time.Time{}) // the server's read and write timeouts no longer apply
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return fail()
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return fail()
+	}
+	s.rawRC = rc
+	watch, err := p.Add(rc, s.onReadable)
+	if err != nil {
+		return fail()
+	}
+	s.watch = watch
+	if err := watch.Arm(); err != nil {
+		return fail()
+	}
+	return true
+}
+
+// onReadable discards what the client sends on a detached stream and
+// notices when it goes away.
+func (s *Stream) onReadable() netpoll.Status {
+	var buf [512]byte
+	for range 16 {
+		var n int
+		var rerr error
+		cerr := s.rawRC.Read(func(fd uintptr) bool {
+			for {
+				n, rerr = netpoll.Read(int(fd), buf[:]) //nolint:gosec // fd fits in int
+				if !errors.Is(rerr, syscall.EINTR) {
+					return true
+				}
+			}
+		})
+		switch {
+		case cerr != nil: // closed by us
+			return netpoll.Stop
+		case errors.Is(rerr, syscall.EAGAIN):
+			return netpoll.Wait
+		case rerr != nil || n == 0: // reset, or EOF: the client went away
+			s.mu.Lock()
+			gone := !s.closed
+			s.closed = true
+			if gone {
+				close(s.done)
+			}
+			s.endRawLocked(false)
+			f := s.gone
+			s.mu.Unlock()
+			if gone && f != nil {
+				go f()
+			}
+			return netpoll.Stop
+		}
+	}
+	return netpoll.Again
+}
+
+// writeRawLocked writes body to the detached connection as one chunk (raw
+// bytes for an HTTP/1.0 client). Precondition: s.mu held.
+func (s *Stream) writeRawLocked(body []byte) error {
+	out := s.rawBuf[:0]
+	if s.chunked {
+		out = strconv.AppendInt(out, int64(len(body)), 16)
+		out = append(out, '\r', '\n')
+		out = append(out, body...)
+		out = append(out, '\r', '\n')
+	} else {
+		out = append(out, body...)
+	}
+	if cap(out) <= 64<<10 {
+		s.rawBuf = out[:0]
+	} else {
+		s.rawBuf = nil // do not keep a burst's buffer on an idle stream
+	}
+	_ = s.raw.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+	if _, err := s.raw.Write(out); err != nil {
+		return fmt.Errorf("httpstream: write: %w", err)
+	}
+	return nil
+}
+
+// endRawLocked ends the response of a detached stream (with the last chunk
+// when polite) and closes the connection. Precondition: s.mu held.
+func (s *Stream) endRawLocked(polite bool) {
+	if s.raw == nil || s.rawDone {
+		return
+	}
+	s.rawDone = true
+	if polite && s.chunked {
+		_ = s.raw.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+		_, _ = s.raw.Write([]byte("0\r\n\r\n"))
+	}
+	if s.watch != nil {
+		s.watch.Detach()
+	}
+	_ = s.raw.Close()
+}
