@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/heraldrt/herald/internal/connsplit"
+	"github.com/heraldrt/herald/internal/rawio"
 	"github.com/heraldrt/herald/internal/transport/websocket"
 )
 
@@ -84,7 +85,7 @@ func (a *App) serveFastAPI(ln net.Listener, addr string, h http.Handler, prefix 
 	}
 	a.fast = append(a.fast, fs)
 	a.wg.Go(func() {
-		if err := fs.Serve(ln); err != nil {
+		if err := fs.Serve(rawio.Listener{Listener: ln}); err != nil {
 			a.log.Error("server API fast lane", "addr", addr, "error", err)
 		}
 	})

@@ -1,0 +1,143 @@
+package rawio_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/heraldrt/herald/internal/rawio"
+)
+
+// pair returns a wrapped server end and the plain client end of a loopback
+// TCP connection.
+func pair(t *testing.T) (server, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := rawio.Listener{Listener: ln}.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(); _ = client.Close() })
+	if _, ok := s.(*rawio.Conn); !ok {
+		t.Fatalf("accepted %T, want *rawio.Conn", s)
+	}
+	return s, client
+}
+
+func TestReadWriteEOF(t *testing.T) {
+	s, c := pair(t)
+	// A write larger than the socket buffers completes while the peer reads.
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<18) // 4 MiB
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(c, int64(len(big))))
+		got <- b
+	}()
+	if n, err := s.Write(big); err != nil || n != len(big) {
+		t.Fatalf("write %d, %v", n, err)
+	}
+	if b := <-got; !bytes.Equal(b, big) {
+		t.Fatalf("peer read %d bytes, want %d intact", len(b), len(big))
+	}
+	// A read waits for data, then returns it.
+	go func() { time.Sleep(20 * time.Millisecond); _, _ = c.Write([]byte("hello")) }() // the read waits; not an assertion
+	buf := make([]byte, 16)
+	if n, err := s.Read(buf); err != nil || string(buf[:n]) != "hello" {
+		t.Fatalf("read %q, %v", buf[:n], err)
+	}
+	_ = c.Close()
+	if n, err := s.Read(buf); n != 0 || !errors.Is(err, io.EOF) {
+		t.Fatalf("after the peer closed: %d, %v; want EOF", n, err)
+	}
+}
+
+func TestDeadlinesAndClose(t *testing.T) {
+	s, _ := pair(t)
+	_ = s.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	_, err := s.Read(make([]byte, 8))
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read past the deadline: %v, want a timeout", err)
+	}
+	_ = s.SetReadDeadline(time.Time{})
+	_ = s.Close()
+	if _, err := s.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("write after close: %v, want net.ErrClosed", err)
+	}
+}
+
+// headConn is a conn with bytes read ahead: like connsplit.Conn, its
+// socket is not exposed until they were read.
+type headConn struct {
+	net.Conn
+	head []byte
+}
+
+func (h *headConn) Read(p []byte) (int, error) {
+	if len(h.head) > 0 {
+		n := copy(p, h.head)
+		h.head = h.head[n:]
+		return n, nil
+	}
+	return h.Conn.Read(p)
+}
+
+func (h *headConn) SyscallConn() (syscall.RawConn, error) {
+	if len(h.head) > 0 {
+		return nil, errors.New("unread head")
+	}
+	return h.Conn.(syscall.Conn).SyscallConn()
+}
+
+func TestHeadReadFirst(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	a, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := rawio.Wrap(&headConn{Conn: a, head: []byte("head-")})
+	defer s.Close()
+	if _, err := c.Write([]byte("tail")); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	buf := make([]byte, 3)
+	_ = s.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for len(got) < len("head-tail") {
+		n, err := s.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if string(got) != "head-tail" {
+		t.Fatalf("read %q", got)
+	}
+	if p, q := net.Pipe(); rawio.Wrap(p) != p {
+		t.Error("a conn without a socket is not returned as it is")
+	} else {
+		_ = q.Close()
+	}
+}
