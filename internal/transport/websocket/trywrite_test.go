@@ -172,3 +172,43 @@ func readNumberedFrames(t *testing.T, c *websocket.Conn, n, size int) {
 		}
 	}
 }
+
+// TestDirectWritesStopAtClose: writes go straight to the socket's
+// descriptor; while one connection is written to in a loop and closed under
+// the writer, connections opened meanwhile (which may get the closed
+// descriptor's number) never receive its data. A stress test: the race it
+// guards against is narrow, TestShutdownWaitsForDirectWrite checks the
+// guard itself.
+func TestDirectWritesStopAtClose(t *testing.T) {
+	ts := newTestServer(t, ws.Config{})
+	for range 20 {
+		a := ts.dial(t, "", nil)
+		sa := ts.session(t)
+		tw := sa.t.(engine.TryWriter)
+		stop := make(chan struct{})
+		writerDone := make(chan struct{})
+		go func() {
+			defer close(writerDone)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := tw.TryWriteMany([]byte("from-a")); err != nil {
+					return
+				}
+			}
+		}()
+		_ = a.UnderlyingConn().Close() // the server's reader sees EOF and closes A under the writer
+		b := ts.dial(t, "", nil)
+		ts.session(t)
+		_ = b.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		if _, m, err := b.ReadMessage(); err == nil {
+			t.Fatalf("a new connection received %q written to a closed one", m)
+		}
+		close(stop)
+		<-writerDone
+		_ = b.Close()
+	}
+}
