@@ -100,12 +100,6 @@ type conn struct {
 	watch     *netpoll.Watch
 	endOnce   sync.Once
 	end       func(error) // called once when reading ends; nil before start
-
-	// Non-blocking read through rc, bound once (no closure per read).
-	readBuf []byte
-	readN   int
-	readErr error
-	readFn  func(fd uintptr) bool
 }
 
 // dial opens connection n (over source address n mod the list) and runs the

@@ -3,7 +3,6 @@
 package bench
 
 import (
-	"errors"
 	"net"
 	"os"
 	"syscall"
@@ -11,7 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/heraldrt/herald/internal/netpoll"
+	"github.com/heraldrt/herald/internal/rawio"
 )
 
 // rawSocket is a connected socket taken out of the Go runtime's network
@@ -46,24 +45,21 @@ func detach(tc *net.TCPConn) (*rawSocket, error) {
 
 // Write writes all of b, waiting for room until the deadline.
 func (s *rawSocket) Write(b []byte, deadline time.Time) error {
-	for len(b) > 0 {
-		n, err := netpoll.Write(s.fd, b)
-		switch {
-		case err == nil:
-			b = b[n:]
-		case errors.Is(err, syscall.EINTR):
-		case errors.Is(err, syscall.EAGAIN):
-			wait := time.Until(deadline)
-			if wait <= 0 {
-				return os.ErrDeadlineExceeded
-			}
-			pfd := []unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLOUT}} //nolint:gosec // fd fits in int32
-			_, _ = unix.Poll(pfd, int(wait.Milliseconds())+1)
-		default:
+	for {
+		n, err := rawio.WriteFD(s.fd, b)
+		if err != nil {
 			return os.NewSyscallError("write", err)
 		}
+		if b = b[n:]; len(b) == 0 {
+			return nil
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return os.ErrDeadlineExceeded
+		}
+		pfd := []unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLOUT}} //nolint:gosec // fd fits in int32
+		_, _ = unix.Poll(pfd, int(wait.Milliseconds())+1)
 	}
-	return nil
 }
 
 // Close closes the socket.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldrt/herald/internal/netpoll"
+	"github.com/heraldrt/herald/internal/rawio"
 )
 
 // maxReadsPerCall bounds the reads of one reactor callback, so that a
@@ -44,7 +45,7 @@ func (c *conn) start(p *netpoll.Poller, end func(error)) {
 	if tc, ok := c.nc.(*net.TCPConn); ok && p != nil {
 		if raw, err := detach(tc); err == nil { // else a goroutine reads nc
 			c.wmu.Lock()
-			c.raw, c.rc, c.readFn = raw, raw.rawConn(), c.rawRead
+			c.raw, c.rc = raw, raw.rawConn()
 			c.wmu.Unlock()
 			if w, err = p.Add(c.rc, c.onReadable); err != nil {
 				c.failLocked(err)
@@ -79,10 +80,7 @@ func (c *conn) onReadable() netpoll.Status {
 	}
 	for range maxReadsPerCall {
 		buf := c.fr.space()
-		c.readBuf = buf
-		cerr := c.rc.Read(c.readFn)
-		n, err := c.readN, c.readErr
-		c.readBuf = nil
+		n, err, cerr := rawio.ReadNow(c.rc, buf)
 		if cerr != nil {
 			err = cerr
 		}
@@ -107,20 +105,6 @@ func (c *conn) onReadable() netpoll.Status {
 		}
 	}
 	return netpoll.Again
-}
-
-// rawRead does one non-blocking read(2) into c.readBuf (retrying on EINTR);
-// it is c.readFn, bound once so that a read allocates nothing.
-func (c *conn) rawRead(fd uintptr) bool {
-	for {
-		c.readN, c.readErr = netpoll.Read(int(fd), c.readBuf) //nolint:gosec // fd fits in int
-		if c.readN < 0 {
-			c.readN = 0
-		}
-		if c.readErr != syscall.EINTR { //nolint:errorlint // a bare Errno from the system call
-			return true
-		}
-	}
 }
 
 // readLoop reads the connection on its own goroutine (TLS, or no reactor).

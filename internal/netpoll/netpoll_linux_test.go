@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldrt/herald/internal/netpoll"
+	"github.com/heraldrt/herald/internal/testutil/loopback"
 )
 
 const waitTimeout = 5 * time.Second
@@ -29,21 +30,9 @@ func eventually(t *testing.T, msg string, cond func() bool) {
 // connection of its server end, for Poller.Add.
 func tcpPair(t *testing.T) (rc syscall.RawConn, client net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	s, client := loopback.Pair(t)
+	rc, err := s.SyscallConn()
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close(); _ = client.Close() })
-	if rc, err = s.(*net.TCPConn).SyscallConn(); err != nil {
 		t.Fatal(err)
 	}
 	return rc, client

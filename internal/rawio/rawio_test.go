@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/heraldrt/herald/internal/rawio"
+	"github.com/heraldrt/herald/internal/testutil/loopback"
 )
 
 // pair returns a wrapped server end and the plain client end of a loopback
@@ -103,20 +104,7 @@ func (h *headConn) SyscallConn() (syscall.RawConn, error) {
 }
 
 func TestHeadReadFirst(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	a, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, c := loopback.Pair(t)
 	s := rawio.Wrap(&headConn{Conn: a, head: []byte("head-")})
 	defer s.Close()
 	if _, err := c.Write([]byte("tail")); err != nil {
@@ -139,5 +127,46 @@ func TestHeadReadFirst(t *testing.T) {
 		t.Error("a conn without a socket is not returned as it is")
 	} else {
 		_ = q.Close()
+	}
+}
+
+// TestReadNowWriteNow: the non-waiting calls report EAGAIN on an empty
+// socket, return what has arrived, stop at a full socket without error,
+// and report the connection's own error once it is closed.
+func TestReadNowWriteNow(t *testing.T) {
+	s, c := loopback.Pair(t)
+	rc, err := s.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	if n, err, cerr := rawio.ReadNow(rc, buf); n != 0 || !errors.Is(err, syscall.EAGAIN) || cerr != nil {
+		t.Fatalf("empty socket: %d, %v, %v; want EAGAIN", n, err, cerr)
+	}
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, err, _ := rawio.ReadNow(rc, buf)
+		if n > 0 {
+			if string(buf[:n]) != "ping" {
+				t.Fatalf("read %q", buf[:n])
+			}
+			break
+		}
+		if !errors.Is(err, syscall.EAGAIN) || time.Now().After(deadline) {
+			t.Fatalf("read: %v", err)
+		}
+		time.Sleep(time.Millisecond) // polling for the data; not an assertion
+	}
+	big := make([]byte, 64<<20) // more than the socket buffers hold
+	n, err := rawio.WriteNow(rc, big)
+	if err != nil || n == 0 || n == len(big) {
+		t.Fatalf("write to a peer that does not read: %d of %d, %v; want a partial write", n, len(big), err)
+	}
+	_ = s.Close()
+	if _, _, cerr := rawio.ReadNow(rc, buf); !errors.Is(cerr, net.ErrClosed) {
+		t.Fatalf("read after close: %v, want net.ErrClosed", cerr)
 	}
 }

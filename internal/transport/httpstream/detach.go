@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/heraldrt/herald/internal/netpoll"
+	"github.com/heraldrt/herald/internal/rawio"
 )
 
 // Reactor lets streaming responses outlive their net/http goroutines: a
@@ -141,16 +142,7 @@ func (s *Stream) Detach(w http.ResponseWriter, r *http.Request, rt *Reactor, gon
 func (s *Stream) onReadable() netpoll.Status {
 	var buf [512]byte
 	for range 16 {
-		var n int
-		var rerr error
-		cerr := s.rawRC.Read(func(fd uintptr) bool {
-			for {
-				n, rerr = netpoll.Read(int(fd), buf[:]) //nolint:gosec // fd fits in int
-				if !errors.Is(rerr, syscall.EINTR) {
-					return true
-				}
-			}
-		})
+		n, rerr, cerr := rawio.ReadNow(s.rawRC, buf[:])
 		switch {
 		case cerr != nil: // closed by us
 			return netpoll.Stop

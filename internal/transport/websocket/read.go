@@ -9,6 +9,7 @@ import (
 
 	"github.com/heraldrt/herald/internal/netpoll"
 	"github.com/heraldrt/herald/internal/protocol"
+	"github.com/heraldrt/herald/internal/rawio"
 )
 
 // readChunk is the size of the pooled buffer a readable connection is read
@@ -110,7 +111,7 @@ func (c *conn) read(p []byte) (int, error) {
 		}
 		return n, err
 	}
-	n, err, cerr := rawRead(c.rc, p)
+	n, err, cerr := rawio.ReadNow(c.rc, p)
 	switch {
 	case cerr != nil:
 		return 0, cerr // closed

@@ -16,6 +16,7 @@ import (
 	"github.com/heraldrt/herald/internal/engine"
 	"github.com/heraldrt/herald/internal/netpoll"
 	"github.com/heraldrt/herald/internal/protocol"
+	"github.com/heraldrt/herald/internal/rawio"
 	"github.com/heraldrt/herald/internal/timewheel"
 )
 
@@ -346,7 +347,7 @@ func (c *conn) writeRaw(b []byte) (int, error) {
 	if n, err, ok := c.writeFD(b); ok {
 		return n, err
 	}
-	return rawWrite(c.rc, b)
+	return rawio.WriteNow(c.rc, b)
 }
 
 // writeFD writes b with write(2) calls on c.fd until the socket is full;
@@ -357,19 +358,8 @@ func (c *conn) writeFD(b []byte) (n int, err error, ok bool) {
 	if c.fdClosing.Load() {
 		return 0, nil, false
 	}
-	for n < len(b) {
-		m, e := netpoll.Write(c.fd, b[n:])
-		switch {
-		case errors.Is(e, syscall.EINTR):
-			continue
-		case errors.Is(e, syscall.EAGAIN):
-			return n, nil, true
-		case e != nil:
-			return n, e, true
-		}
-		n += m
-	}
-	return n, nil, true
+	n, err = rawio.WriteFD(c.fd, b)
+	return n, err, true
 }
 
 // writeAllLocked writes b within deadline: on a connection of the reactor
