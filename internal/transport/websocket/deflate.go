@@ -94,27 +94,31 @@ func (d *deflatePool) compressFrame(opcode byte, size int, msgs [][]byte) (*[]by
 		df.fw.Reset(&df.out)
 	}
 	plain := encodeFrame(opcode, size, msgs) // header + payload; the header is ignored
-	df.out.bp = getBuf(size/2 + 16)
+	// The compressed payload goes after room for the longest header.
+	out := getBuf(maxServerHeaderLen + size/2 + 16)
+	*out = (*out)[:maxServerHeaderLen]
+	df.out.bp = out
 	_, err := df.fw.Write((*plain)[len(*plain)-size:])
 	if err == nil {
 		err = df.fw.Flush()
 	}
 	putBuf(plain)
-	body := df.out.bp
+	out = df.out.bp // the writer may have grown it
 	df.out.bp = nil
 	d.pool.Put(df)
-	b := *body
+	b := *out
 	if err != nil || !bytes.HasSuffix(b, deflateTail[:4]) {
-		putBuf(body)
+		putBuf(out)
 		return nil, errors.Join(errors.New("websocket: compress"), err)
 	}
 	b = b[:len(b)-4]
-	out := getBuf(len(b) + 10)
-	o := (*out)[:10]
-	o = o[:putHeader(o, opcode, len(b))]
-	o[0] |= rsv1
-	*out = append(o, b...)
-	putBuf(body)
+	var hdr [maxServerHeaderLen]byte
+	hl := putHeader(hdr[:], opcode, len(b)-maxServerHeaderLen)
+	hdr[0] |= rsv1
+	// Put the header right before the payload, and the frame at the start.
+	start := maxServerHeaderLen - hl
+	copy(b[start:], hdr[:hl])
+	*out = b[:copy(b, b[start:])]
 	return out, nil
 }
 

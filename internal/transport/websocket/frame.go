@@ -26,6 +26,8 @@ const (
 	// maxFrameHeaderLen is the longest header: 2 bytes, an 8-byte length
 	// and a 4-byte mask key.
 	maxFrameHeaderLen = 14
+	// maxServerHeaderLen is the longest header of a server frame (no mask).
+	maxServerHeaderLen = 10
 )
 
 // rsv1 is the first reserved bit of a frame's first byte; with

@@ -97,7 +97,7 @@ type Handler struct {
 	cfg        Config
 	logger     *slog.Logger
 	checker    *origin.Checker
-	deflaters  *deflatePool // compressors of Config.CompressionLevel
+	deflaters  deflatePool // compressors of Config.CompressionLevel
 	inflaters  inflatePool
 	wheelOnce  sync.Once
 	wheel      *timewheel.Wheel // uni_websocket pings; started by the first
@@ -130,7 +130,7 @@ func NewHandler(newSession NewSessionFunc, cfg Config, logger *slog.Logger) *Han
 		logger.Warn("websocket: all origins are allowed; this is insecure outside development")
 	}
 	h.checker = checker
-	h.deflaters = &deflatePool{level: cfg.CompressionLevel}
+	h.deflaters.level = cfg.CompressionLevel
 	return h
 }
 

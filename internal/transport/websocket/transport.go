@@ -141,7 +141,7 @@ const copyLimit = 16 << 10
 type writeVec struct {
 	iov     [][]byte
 	varints []byte
-	hdr     [10]byte
+	hdr     [maxServerHeaderLen]byte
 }
 
 var writeVecs = sync.Pool{New: func() any { return new(writeVec) }}
@@ -157,6 +157,19 @@ func (c *conn) WriteMany(msgs ...[]byte) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
+	if err := c.writeManyLocked(msgs); err != nil {
+		if c.closed.Load() {
+			return ErrClosed // the write lost a race with Close
+		}
+		return err
+	}
+	return nil
+}
+
+// writeManyLocked is WriteMany without the closed check: the rest of an
+// unfinished frame first, then msgs as one message, within the write
+// timeout. Precondition: writeMu held.
+func (c *conn) writeManyLocked(msgs [][]byte) error {
 	if c.writeErr != nil {
 		return c.writeErr
 	}
@@ -180,9 +193,6 @@ func (c *conn) WriteMany(msgs ...[]byte) error {
 	}
 	if err != nil {
 		c.writeErr = fmt.Errorf("websocket: write: %w", err)
-		if c.closed.Load() {
-			return ErrClosed // the write lost a race with Close
-		}
 		return c.writeErr
 	}
 	return nil
@@ -209,6 +219,14 @@ func (c *conn) TryWriteMany(msgs ...[]byte) (bool, error) {
 		c.writeErr = err
 		return false, err
 	}
+	return c.tryWriteLocked(bp)
+}
+
+// tryWriteLocked writes the frame in the pooled buffer bp as far as the
+// socket takes it now, keeping the rest (and bp) for the next write; it
+// reports whether all of it went out. Precondition: writeMu held, writeErr
+// nil.
+func (c *conn) tryWriteLocked(bp *[]byte) (bool, error) {
 	b := *bp
 	if c.out != nil || c.rc == nil {
 		c.keepLocked(bp, b)
@@ -287,8 +305,8 @@ func (c *conn) framesEach(msgs [][]byte) (*[]byte, error) {
 // encodeFrame encodes msgs as one WebSocket message (header included) of
 // the given opcode and payload size (from frameSize) in a pooled buffer.
 func encodeFrame(opcode byte, size int, msgs [][]byte) *[]byte {
-	bp := getBuf(size + 10)
-	b := (*bp)[:10]
+	bp := getBuf(size + maxServerHeaderLen)
+	b := (*bp)[:maxServerHeaderLen]
 	b = b[:putHeader(b, opcode, size)]
 	for i, m := range msgs {
 		if opcode == opBinary {
@@ -502,15 +520,7 @@ func (c *conn) closeUni(d protocol.Disconnect) error {
 	if c.uni().DisconnectPush != nil {
 		if msg := c.uni().DisconnectPush(d); msg != nil {
 			c.writeMu.Lock()
-			err := c.writeErr
-			if err == nil && c.out != nil {
-				err = c.flushOutLocked(time.Now().Add(c.writeTimeout))
-			}
-			if err == nil {
-				bp := encodeFrame(opText, len(msg), [][]byte{msg})
-				err = c.writeAllLocked(*bp, time.Now().Add(c.writeTimeout))
-				putBuf(bp)
-			}
+			err := c.writeManyLocked([][]byte{msg})
 			c.writeMu.Unlock()
 			if err != nil {
 				c.shutdown()
@@ -583,15 +593,9 @@ func (c *conn) ping() {
 	}
 	if c.writeMu.TryLock() {
 		if c.writeErr == nil && c.out == nil && c.rc != nil {
-			var b [2]byte
-			n := putHeader(b[:], opPing, 0)
-			if m, err := c.writeRaw(b[:n]); err != nil {
-				c.writeErr = fmt.Errorf("websocket: write: %w", err)
-			} else if rest := b[m:n]; len(rest) > 0 {
-				bp := getBuf(len(rest))
-				*bp = append(*bp, rest...)
-				c.keepLocked(bp, *bp)
-			}
+			bp := getBuf(2)
+			*bp = (*bp)[:putHeader((*bp)[:2], opPing, 0)]
+			_, _ = c.tryWriteLocked(bp) // a failure is sticky: the next write reports it
 		}
 		c.writeMu.Unlock()
 	}
