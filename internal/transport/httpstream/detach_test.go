@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldrt/herald/internal/testutil/memstat"
 	"github.com/heraldrt/herald/internal/testutil/rawhttp"
 	"github.com/heraldrt/herald/internal/transport/httpstream"
 	"github.com/heraldrt/herald/internal/transport/httpstream/streamtest"
@@ -96,25 +97,16 @@ func BenchmarkIdleStreamMemory(b *testing.B) {
 				e := newEnv(b, nil, cfg)
 				rawSSE(b, e) // warm up: the reactor and pools
 				const n = 1000
-				heap0, stack0, g0 := memNow()
+				heap0, stack0, g0 := memstat.Sample()
 				for range n {
 					rawSSE(b, e)
 				}
 				time.Sleep(100 * time.Millisecond) // let handlers return; not an assertion
-				heap1, stack1, g1 := memNow()
+				heap1, stack1, g1 := memstat.Sample()
 				b.ReportMetric((float64(heap1)-float64(heap0))/n, "heap-B/stream")
 				b.ReportMetric((float64(stack1)-float64(stack0))/n, "stack-B/stream")
 				b.ReportMetric(float64(g1-g0)/n, "goroutines/stream")
 			}
 		})
 	}
-}
-
-func memNow() (heap, stack uint64, goroutines int) {
-	for range 3 {
-		runtime.GC()
-	}
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc, ms.StackInuse, runtime.NumGoroutine()
 }

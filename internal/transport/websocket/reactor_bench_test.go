@@ -15,6 +15,7 @@ import (
 
 	"github.com/heraldrt/herald/internal/engine"
 	"github.com/heraldrt/herald/internal/protocol"
+	"github.com/heraldrt/herald/internal/testutil/memstat"
 	ws "github.com/heraldrt/herald/internal/transport/websocket"
 )
 
@@ -61,15 +62,6 @@ func rawDial(tb testing.TB, addr string, headers ...string) net.Conn {
 	return c
 }
 
-func heapAndStack() (heap, stack uint64, goroutines int) {
-	for range 3 {
-		runtime.GC()
-	}
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc, ms.StackInuse, runtime.NumGoroutine()
-}
-
 // BenchmarkIdleConnectionMemory opens 2,000 idle loopback connections to an
 // in-process Handler (each has sent one small frame) and reports the heap
 // and goroutine-stack bytes, and the goroutines, per connection: plain,
@@ -105,7 +97,7 @@ func benchmarkIdleConnectionMemory(b *testing.B, cfg ws.Config, headers ...strin
 		// Warm up: one connection, so lazily started shared goroutines
 		// are not charged to the measured connections.
 		warm := rawDial(b, addr, headers...)
-		heap0, stack0, g0 := heapAndStack()
+		heap0, stack0, g0 := memstat.Sample()
 
 		clients := make([]net.Conn, 0, conns)
 		frame := []byte{0x81, 0x82, 1, 2, 3, 4, '{' ^ 1, '}' ^ 2} // masked text frame "{}"
@@ -118,7 +110,7 @@ func benchmarkIdleConnectionMemory(b *testing.B, cfg ws.Config, headers ...strin
 		}
 		eventually(b, "all sessions started", func() bool { return sessions.Load() == conns+1 })
 		time.Sleep(200 * time.Millisecond) // let the frames be read; not an assertion
-		heap1, stack1, g1 := heapAndStack()
+		heap1, stack1, g1 := memstat.Sample()
 
 		dh, ds := float64(heap1)-float64(heap0), float64(stack1)-float64(stack0) // may shrink: signed
 		b.ReportMetric(dh/conns, "heap-B/conn")
