@@ -15,6 +15,7 @@ import (
 	"github.com/heraldrt/herald/internal/netpoll"
 	"github.com/heraldrt/herald/internal/protocol"
 	"github.com/heraldrt/herald/internal/protocol/protocolpb"
+	"github.com/heraldrt/herald/internal/wsframe"
 )
 
 // dialer opens client connections for a scenario: one net.Dialer per source
@@ -189,9 +190,9 @@ func (c *conn) call(enc func(id uint32) ([]byte, error), onResult func(*reply)) 
 // dataOp is the frame type of the connection's protocol.
 func (c *conn) dataOp() byte {
 	if c.proto == protocol.TypeProtobuf {
-		return opBinary
+		return wsframe.OpBinary
 	}
-	return opText
+	return wsframe.OpText
 }
 
 // write sends one frame.
@@ -270,9 +271,9 @@ func (c *conn) message(frame []byte) error {
 // frameSink.
 func (c *conn) control(op byte, payload []byte) error {
 	switch op {
-	case opPing:
-		return c.write(opPong, payload)
-	case opClose:
+	case wsframe.OpPing:
+		return c.write(wsframe.OpPong, payload)
+	case wsframe.OpClose:
 		return closePayload(payload)
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/heraldrt/herald/internal/netpoll"
+	"github.com/heraldrt/herald/internal/wsframe"
 )
 
 // scriptServer is a raw WebSocket peer for one client connection: it
@@ -107,7 +108,7 @@ func (s *scriptServer) accept(t *testing.T, extra []byte) (net.Conn, *bufio.Read
 		if _, _, err := readClientFrame(br); err != nil {
 			t.Fatal(err)
 		}
-		out := serverFrame(true, opText, []byte(reply))
+		out := serverFrame(true, wsframe.OpText, []byte(reply))
 		if i == 1 {
 			out = append(out, extra...)
 		}
@@ -119,7 +120,7 @@ func (s *scriptServer) accept(t *testing.T, extra []byte) (net.Conn, *bufio.Read
 }
 
 func pubFrame(seq int) []byte {
-	return serverFrame(true, opText, fmt.Appendf(nil, `{"push":{"channel":"ch","pub":{"data":{"n":%d}}}}`, seq))
+	return serverFrame(true, wsframe.OpText, fmt.Appendf(nil, `{"push":{"channel":"ch","pub":{"data":{"n":%d}}}}`, seq))
 }
 
 // TestConnReadModes runs one connection read by the reactor and one read by
@@ -180,10 +181,10 @@ func TestConnReadModes(t *testing.T) {
 			for i := 3; i <= 50; i++ {
 				burst = append(burst, pubFrame(i)...)
 			}
-			burst = append(burst, serverFrame(false, opText, []byte(`{"push":{"channel":"ch","pub":{"data":{"n":`))...)
-			burst = append(burst, serverFrame(true, opPing, []byte("hb"))...)
-			burst = append(burst, serverFrame(true, opContinuation, []byte(`51}}}}`))...)
-			burst = append(burst, serverFrame(true, opText, []byte(`{}`))...)
+			burst = append(burst, serverFrame(false, wsframe.OpText, []byte(`{"push":{"channel":"ch","pub":{"data":{"n":`))...)
+			burst = append(burst, serverFrame(true, wsframe.OpPing, []byte("hb"))...)
+			burst = append(burst, serverFrame(true, wsframe.OpContinuation, []byte(`51}}}}`))...)
+			burst = append(burst, serverFrame(true, wsframe.OpText, []byte(`{}`))...)
 			if _, err := sc.Write(burst); err != nil {
 				t.Fatal(err)
 			}
@@ -192,11 +193,11 @@ func TestConnReadModes(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if want == 0 && (op != opPong || string(p) != "hb") || want == 1 && (op != opText || string(p) != "{}") {
+				if want == 0 && (op != wsframe.OpPong || string(p) != "hb") || want == 1 && (op != wsframe.OpText || string(p) != "{}") {
 					t.Fatalf("reply %d: op %d payload %q", want, op, p)
 				}
 			}
-			if _, err := sc.Write(serverFrame(true, opClose, append([]byte{0x0B, 0xB9}, "shutdown"...))); err != nil {
+			if _, err := sc.Write(serverFrame(true, wsframe.OpClose, append([]byte{0x0B, 0xB9}, "shutdown"...))); err != nil {
 				t.Fatal(err)
 			}
 			select {

@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/heraldrt/herald/internal/wsframe"
 )
 
 // The tool's WebSocket client side (RFC 6455) is its own, small and
@@ -21,16 +23,6 @@ import (
 // received message than the servers it measures: frames are parsed in
 // place from the connection's read buffer, and a connection without TLS
 // is read by the shared reactor (reader.go) instead of a goroutine.
-
-// WebSocket opcodes.
-const (
-	opContinuation = 0x0
-	opText         = 0x1
-	opBinary       = 0x2
-	opClose        = 0x8
-	opPing         = 0x9
-	opPong         = 0xA
-)
 
 // maxMessageSize bounds a message from the server (a larger one ends the
 // connection with an error instead of growing the buffer without limit).
@@ -122,24 +114,12 @@ func handshake(nc net.Conn, u *url.URL, subprotocol string) ([]byte, error) {
 
 // appendClientFrame appends one final, masked client frame.
 func appendClientFrame(dst []byte, op byte, payload []byte) []byte {
-	dst = append(dst, 0x80|op)
-	switch n := len(payload); {
-	case n < 126:
-		dst = append(dst, 0x80|byte(n))
-	case n <= 0xFFFF:
-		dst = append(dst, 0x80|126, byte(n>>8), byte(n))
-	default:
-		dst = append(dst, 0x80|127)
-		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
-	}
 	var mask [4]byte
 	binary.LittleEndian.PutUint32(mask[:], rand.Uint32())
-	dst = append(dst, mask[:]...)
+	dst = wsframe.AppendHeader(dst, wsframe.Fin|op, len(payload), &mask)
 	start := len(dst)
 	dst = append(dst, payload...)
-	for i := range dst[start:] {
-		dst[start+i] ^= mask[i&3]
-	}
+	wsframe.Mask(mask, 0, dst[start:])
 	return dst
 }
 
@@ -186,7 +166,7 @@ func parseHeader(b []byte) (h frameHeader, ok bool, err error) {
 		h.size = 10
 	}
 	h.payload = n
-	if h.op >= opClose && (!h.fin || n > 125) {
+	if h.op >= wsframe.OpClose && (!h.fin || n > 125) {
 		return h, false, fmt.Errorf("%w: bad control frame", errProtocol)
 	}
 	return h, true, nil
@@ -233,7 +213,7 @@ func (r *frameReader) parse(sink frameSink) error {
 
 func (r *frameReader) frame(h frameHeader, payload []byte, sink frameSink) error {
 	switch h.op {
-	case opText, opBinary:
+	case wsframe.OpText, wsframe.OpBinary:
 		if r.fragOp != 0 {
 			return fmt.Errorf("%w: new message inside a fragmented one", errProtocol)
 		}
@@ -243,7 +223,7 @@ func (r *frameReader) frame(h frameHeader, payload []byte, sink frameSink) error
 		r.fragOp = h.op
 		r.partial = append(r.partial[:0], payload...)
 		return nil
-	case opContinuation:
+	case wsframe.OpContinuation:
 		if r.fragOp == 0 {
 			return fmt.Errorf("%w: continuation without a message", errProtocol)
 		}
@@ -256,7 +236,7 @@ func (r *frameReader) frame(h frameHeader, payload []byte, sink frameSink) error
 		}
 		r.fragOp = 0
 		return sink.message(r.partial)
-	case opClose, opPing, opPong:
+	case wsframe.OpClose, wsframe.OpPing, wsframe.OpPong:
 		return sink.control(h.op, payload)
 	default:
 		return fmt.Errorf("%w: opcode %d", errProtocol, h.op)
@@ -288,5 +268,5 @@ func closePayload(p []byte) *closeError {
 
 // closeFrame returns a masked close frame with code.
 func closeFrame(code int) []byte {
-	return appendClientFrame(nil, opClose, binary.BigEndian.AppendUint16(nil, uint16(code))) //nolint:gosec // a close code fits
+	return appendClientFrame(nil, wsframe.OpClose, binary.BigEndian.AppendUint16(nil, uint16(code))) //nolint:gosec // a close code fits
 }

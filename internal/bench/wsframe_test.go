@@ -6,25 +6,16 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/heraldrt/herald/internal/wsframe"
 )
 
 // serverFrame encodes one unmasked server frame.
 func serverFrame(fin bool, op byte, payload []byte) []byte {
-	b0 := op
 	if fin {
-		b0 |= 0x80
+		op |= wsframe.Fin
 	}
-	out := []byte{b0}
-	switch n := len(payload); {
-	case n < 126:
-		out = append(out, byte(n))
-	case n <= 0xFFFF:
-		out = append(out, 126, byte(n>>8), byte(n))
-	default:
-		out = append(out, 127)
-		out = binary.BigEndian.AppendUint64(out, uint64(n))
-	}
-	return append(out, payload...)
+	return append(wsframe.AppendHeader(nil, op, len(payload), nil), payload...)
 }
 
 // recordSink records what the parser hands over.
@@ -39,7 +30,7 @@ func (s *recordSink) message(p []byte) error {
 }
 
 func (s *recordSink) control(op byte, p []byte) error {
-	if op == opClose {
+	if op == wsframe.OpClose {
 		return closePayload(p)
 	}
 	s.controls = append(s.controls, string([]byte{'0' + op})+":"+string(p))
@@ -53,14 +44,14 @@ func TestFrameReaderAnySplit(t *testing.T) {
 	big := strings.Repeat("b", 300)
 	huge := strings.Repeat("h", 70000)
 	var stream []byte
-	stream = append(stream, serverFrame(true, opText, []byte("one"))...)
-	stream = append(stream, serverFrame(true, opBinary, []byte(big))...)
-	stream = append(stream, serverFrame(false, opText, []byte("fr"))...)
-	stream = append(stream, serverFrame(true, opPing, []byte("p"))...)
-	stream = append(stream, serverFrame(false, opContinuation, []byte("ag"))...)
-	stream = append(stream, serverFrame(true, opContinuation, []byte("ment"))...)
-	stream = append(stream, serverFrame(true, opText, []byte(huge))...)
-	stream = append(stream, serverFrame(true, opText, nil)...)
+	stream = append(stream, serverFrame(true, wsframe.OpText, []byte("one"))...)
+	stream = append(stream, serverFrame(true, wsframe.OpBinary, []byte(big))...)
+	stream = append(stream, serverFrame(false, wsframe.OpText, []byte("fr"))...)
+	stream = append(stream, serverFrame(true, wsframe.OpPing, []byte("p"))...)
+	stream = append(stream, serverFrame(false, wsframe.OpContinuation, []byte("ag"))...)
+	stream = append(stream, serverFrame(true, wsframe.OpContinuation, []byte("ment"))...)
+	stream = append(stream, serverFrame(true, wsframe.OpText, []byte(huge))...)
+	stream = append(stream, serverFrame(true, wsframe.OpText, nil)...)
 	want := []string{"one", big, "fragment", huge, ""}
 	for cut := 0; cut <= len(stream); cut += 1 + cut/50 {
 		var r frameReader
@@ -96,19 +87,19 @@ func TestFrameReaderAnySplit(t *testing.T) {
 // TestFrameReaderRejects checks that each protocol violation is an error,
 // not a panic or a silent skip, and that a close frame ends with its code.
 func TestFrameReaderRejects(t *testing.T) {
-	masked := serverFrame(true, opText, []byte("x"))
+	masked := serverFrame(true, wsframe.OpText, []byte("x"))
 	masked[1] |= 0x80
-	rsv := serverFrame(true, opText, []byte("x"))
+	rsv := serverFrame(true, wsframe.OpText, []byte("x"))
 	rsv[0] |= 0x40
 	tooBig := []byte{0x81, 127}
 	tooBig = binary.BigEndian.AppendUint64(tooBig, maxMessageSize+1)
 	for name, b := range map[string][]byte{
 		"masked":                masked,
 		"reserved bits":         rsv,
-		"fragmented ping":       serverFrame(false, opPing, nil),
-		"long ping":             serverFrame(true, opPing, bytes.Repeat([]byte("p"), 126)),
-		"lone continuation":     serverFrame(true, opContinuation, []byte("x")),
-		"message in fragmented": append(serverFrame(false, opText, []byte("a")), serverFrame(true, opText, []byte("b"))...),
+		"fragmented ping":       serverFrame(false, wsframe.OpPing, nil),
+		"long ping":             serverFrame(true, wsframe.OpPing, bytes.Repeat([]byte("p"), 126)),
+		"lone continuation":     serverFrame(true, wsframe.OpContinuation, []byte("x")),
+		"message in fragmented": append(serverFrame(false, wsframe.OpText, []byte("a")), serverFrame(true, wsframe.OpText, []byte("b"))...),
 		"unknown opcode":        serverFrame(true, 0x3, nil),
 		"length over the limit": tooBig,
 	} {
@@ -118,7 +109,7 @@ func TestFrameReaderRejects(t *testing.T) {
 			t.Errorf("%s: got %v, want a protocol error", name, err)
 		}
 	}
-	r := frameReader{in: serverFrame(true, opClose, append([]byte{0x0B, 0xB9}, "shutdown"...))}
+	r := frameReader{in: serverFrame(true, wsframe.OpClose, append([]byte{0x0B, 0xB9}, "shutdown"...))}
 	var ce *closeError
 	if err := r.parse(&recordSink{}); !errors.As(err, &ce) || ce.code != 3001 || ce.reason != "shutdown" {
 		t.Fatalf("close frame: got %v", err)
@@ -130,7 +121,7 @@ func TestFrameReaderRejects(t *testing.T) {
 func TestClientFrameMasked(t *testing.T) {
 	for _, n := range []int{0, 5, 125, 126, 65535, 65536} {
 		payload := bytes.Repeat([]byte{'z'}, n)
-		f := appendClientFrame(nil, opText, payload)
+		f := appendClientFrame(nil, wsframe.OpText, payload)
 		if f[0] != 0x81 || f[1]&0x80 == 0 {
 			t.Fatalf("len %d: header % x", n, f[:2])
 		}

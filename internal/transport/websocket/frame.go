@@ -4,16 +4,21 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+
+	"github.com/heraldrt/herald/internal/wsframe"
 )
 
-// WebSocket opcodes (RFC 6455 §5.2).
+// The package's short names for the wsframe constants it uses throughout.
 const (
-	opContinuation = 0x0
-	opText         = 0x1
-	opBinary       = 0x2
-	opClose        = 0x8
-	opPing         = 0x9
-	opPong         = 0xa
+	opContinuation     = wsframe.OpContinuation
+	opText             = wsframe.OpText
+	opBinary           = wsframe.OpBinary
+	opClose            = wsframe.OpClose
+	opPing             = wsframe.OpPing
+	opPong             = wsframe.OpPong
+	rsv1               = wsframe.RSV1
+	maxFrameHeaderLen  = wsframe.MaxHeaderLen
+	maxServerHeaderLen = wsframe.MaxServerHeaderLen
 )
 
 // WebSocket close codes used by the server (RFC 6455 §7.4.1).
@@ -23,16 +28,7 @@ const (
 	closeNoStatus        = 1005
 	closeMessageTooBig   = 1009
 	maxControlPayloadLen = 125
-	// maxFrameHeaderLen is the longest header: 2 bytes, an 8-byte length
-	// and a 4-byte mask key.
-	maxFrameHeaderLen = 14
-	// maxServerHeaderLen is the longest header of a server frame (no mask).
-	maxServerHeaderLen = 10
 )
-
-// rsv1 is the first reserved bit of a frame's first byte; with
-// permessage-deflate it marks the first frame of a compressed message.
-const rsv1 = 0x40
 
 // errProtocol reports a frame that violates RFC 6455; the connection is
 // closed with 1002.
@@ -110,49 +106,11 @@ func parseHeader(b []byte) (h frameHeader, n int, err error) {
 	return h, n, nil
 }
 
-// unmask XORs b with the mask key, starting at key offset pos, and returns
-// the key offset after b.
-func unmask(key [4]byte, pos int, b []byte) int {
-	pos &= 3
-	i := 0
-	// Align to the key, then work 8 bytes at a time.
-	for ; i < len(b) && pos != 0; i++ {
-		b[i] ^= key[pos]
-		pos = (pos + 1) & 3
-	}
-	if rest := len(b) - i; rest >= 8 {
-		k32 := uint64(binary.LittleEndian.Uint32(key[:]))
-		k64 := k32 | k32<<32
-		for ; len(b)-i >= 8; i += 8 {
-			v := binary.LittleEndian.Uint64(b[i:])
-			binary.LittleEndian.PutUint64(b[i:], v^k64)
-		}
-	}
-	for ; i < len(b); i++ {
-		b[i] ^= key[pos]
-		pos = (pos + 1) & 3
-	}
-	return pos
-}
-
 // putHeader writes an unmasked server frame header for a final frame of
-// opcode with a payload of length bytes into b (at least 10 bytes long) and
-// returns its length.
+// opcode with a payload of length bytes into b (at least
+// maxServerHeaderLen bytes long) and returns its length.
 func putHeader(b []byte, opcode byte, length int) int {
-	b[0] = 0x80 | opcode
-	switch {
-	case length <= 125:
-		b[1] = byte(length)
-		return 2
-	case length <= math.MaxUint16:
-		b[1] = 126
-		binary.BigEndian.PutUint16(b[2:], uint16(length))
-		return 4
-	default:
-		b[1] = 127
-		binary.BigEndian.PutUint64(b[2:], uint64(length))
-		return 10
-	}
+	return len(wsframe.AppendHeader(b[:0], wsframe.Fin|opcode, length, nil))
 }
 
 // closePayload formats a close frame payload: the code, then the reason

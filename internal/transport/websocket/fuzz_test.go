@@ -2,7 +2,6 @@ package websocket
 
 import (
 	"bytes"
-	"encoding/binary"
 	"io"
 	"net"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/klauspost/compress/flate"
 
 	"github.com/heraldrt/herald/internal/protocol"
+	"github.com/heraldrt/herald/internal/wsframe"
 )
 
 // fuzzSession counts messages and records the largest.
@@ -31,24 +31,13 @@ func (s *fuzzSession) Close(protocol.Disconnect) {}
 func maskedFrame(fin bool, rsv, opcode byte, payload []byte) []byte {
 	b0 := opcode | rsv
 	if fin {
-		b0 |= 0x80
-	}
-	f := []byte{b0}
-	switch n := len(payload); {
-	case n <= 125:
-		f = append(f, 0x80|byte(n))
-	case n <= 0xffff:
-		f = append(f, 0x80|126)
-		f = binary.BigEndian.AppendUint16(f, uint16(n))
-	default:
-		f = append(f, 0x80|127)
-		f = binary.BigEndian.AppendUint64(f, uint64(n))
+		b0 |= wsframe.Fin
 	}
 	key := [4]byte{1, 2, 3, 4}
-	f = append(f, key[:]...)
-	for i, c := range payload {
-		f = append(f, c^key[i%4])
-	}
+	f := wsframe.AppendHeader(nil, b0, len(payload), &key)
+	start := len(f)
+	f = append(f, payload...)
+	wsframe.Mask(key, 0, f[start:])
 	return f
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/heraldrt/herald/internal/netpoll"
 	"github.com/heraldrt/herald/internal/protocol"
 	"github.com/heraldrt/herald/internal/rawio"
+	"github.com/heraldrt/herald/internal/wsframe"
 )
 
 // readChunk is the size of the pooled buffer a readable connection is read
@@ -246,7 +247,7 @@ func (c *conn) processFrames(b []byte, bp *[]byte) bool {
 		}
 		end := hl + int(h.length)
 		payload := b[hl:end]
-		unmask(h.mask, 0, payload)
+		wsframe.Mask(h.mask, 0, payload)
 		b = b[end:]
 		if !c.handleFrame(h, payload) {
 			return false
