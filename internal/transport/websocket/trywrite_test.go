@@ -176,29 +176,26 @@ func readNumberedFrames(t *testing.T, c *websocket.Conn, n, size int) {
 // TestDirectWritesStopAtClose: writes go straight to the socket's
 // descriptor; while one connection is written to in a loop and closed under
 // the writer, connections opened meanwhile (which may get the closed
-// descriptor's number) never receive its data. A stress test: the race it
-// guards against is narrow, TestShutdownWaitsForDirectWrite checks the
-// guard itself.
+// descriptor's number) never receive its data, and the writes to the
+// closed connection start failing. The race between a write and the close
+// is narrow, so this is a stress test; TestShutdownWaitsForDirectWrite
+// checks the guard itself deterministically.
 func TestDirectWritesStopAtClose(t *testing.T) {
 	ts := newTestServer(t, ws.Config{})
 	for range 20 {
 		a := ts.dial(t, "", nil)
 		sa := ts.session(t)
 		tw := sa.t.(engine.TryWriter)
-		stop := make(chan struct{})
-		writerDone := make(chan struct{})
+		writerErr := make(chan error, 1)
 		go func() {
-			defer close(writerDone)
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
+			deadline := time.Now().Add(waitTimeout)
+			for time.Now().Before(deadline) {
 				if _, err := tw.TryWriteMany([]byte("from-a")); err != nil {
+					writerErr <- err
 					return
 				}
 			}
+			writerErr <- nil
 		}()
 		_ = a.UnderlyingConn().Close() // the server's reader sees EOF and closes A under the writer
 		b := ts.dial(t, "", nil)
@@ -207,8 +204,11 @@ func TestDirectWritesStopAtClose(t *testing.T) {
 		if _, m, err := b.ReadMessage(); err == nil {
 			t.Fatalf("a new connection received %q written to a closed one", m)
 		}
-		close(stop)
-		<-writerDone
+		// Writes to the closed connection must fail, not go on succeeding
+		// into a descriptor that may now be another connection's.
+		if err := <-writerErr; err == nil {
+			t.Fatalf("writes to a closed connection still succeed after %s", waitTimeout)
+		}
 		_ = b.Close()
 	}
 }
