@@ -211,3 +211,25 @@ func TestAgainRequeues(t *testing.T) {
 	// reads plus the one that sees EAGAIN (it may still be running now).
 	eventually(t, "the call that finds the socket drained", func() bool { return calls.Load() >= 7 })
 }
+
+// TestLazy: the Poller starts on the first Get, is shared by later ones,
+// and after Close none is returned.
+func TestLazy(t *testing.T) {
+	var l netpoll.Lazy
+	p1, err := l.Get()
+	if p1 == nil || err != nil {
+		t.Fatalf("first Get: %v, %v", p1, err)
+	}
+	if p2, _ := l.Get(); p2 != p1 {
+		t.Fatal("second Get started another Poller")
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := l.Get(); p != nil {
+		t.Fatal("Get after Close returned a Poller")
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal("second Close:", err)
+	}
+}

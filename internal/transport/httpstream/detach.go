@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -23,40 +22,17 @@ import (
 // buffers. One Reactor serves all the stream handlers of a server; Close
 // stops it at shutdown.
 type Reactor struct {
-	mu     sync.Mutex
-	p      *netpoll.Poller
-	err    error // why there is no poller
-	closed bool
+	lazy netpoll.Lazy
 }
 
 // NewReactor returns a Reactor; its goroutines start with the first
 // detached stream.
 func NewReactor() *Reactor { return &Reactor{} }
 
-// poller returns the epoll reactor, starting it on first use; nil when the
-// platform has none or the Reactor is closed.
-func (rt *Reactor) poller() *netpoll.Poller {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	if rt.p == nil && rt.err == nil && !rt.closed {
-		rt.p, rt.err = netpoll.New(netpoll.Config{})
-	}
-	return rt.p
-}
-
 // Close stops the reactor's goroutines; streams still detached are no
 // longer watched (the engine closes their sessions at shutdown, before).
 // Later streams are not detached. It is idempotent.
-func (rt *Reactor) Close() error {
-	rt.mu.Lock()
-	p := rt.p
-	rt.closed, rt.p = true, nil
-	rt.mu.Unlock()
-	if p != nil {
-		return p.Close()
-	}
-	return nil
-}
+func (rt *Reactor) Close() error { return rt.lazy.Close() }
 
 // Detach hands the rest of the stream to the reactor rt so that the
 // handler can return: it hijacks the HTTP/1.x connection of r (plain TCP
@@ -78,7 +54,7 @@ func (s *Stream) Detach(w http.ResponseWriter, r *http.Request, rt *Reactor, gon
 	if s.closed || s.opts.DeferClose {
 		return false
 	}
-	p := rt.poller()
+	p, _ := rt.lazy.Get() // without a poller the stream stays in its handler
 	if p == nil {
 		return false
 	}

@@ -103,8 +103,7 @@ type Handler struct {
 	wheel      *timewheel.Wheel // uni_websocket pings; started by the first
 
 	mu         sync.Mutex
-	poller     *netpoll.Poller    // started by the first connection; guarded by mu
-	pollerErr  error              // why the reactor is unavailable; guarded by mu
+	reactors   netpoll.Lazy       // started by the first connection
 	conns      map[*conn]struct{} // open reactor connections; guarded by mu
 	closed     bool               // guarded by mu
 	closedDone chan struct{}      // closed when Close has finished
@@ -201,20 +200,10 @@ func (h *Handler) forget(c *conn) {
 // when none is available (the platform lacks epoll, or the Handler is
 // closed).
 func (h *Handler) reactor() *netpoll.Poller {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.poller != nil || h.pollerErr != nil || h.closed {
-		return h.poller
+	p, err := h.reactors.Get()
+	if err != nil && !errors.Is(err, netpoll.ErrUnsupported) {
+		h.logger.Error("websocket: reactor unavailable; using a goroutine per connection", "error", err)
 	}
-	p, err := netpoll.New(netpoll.Config{})
-	if err != nil {
-		h.pollerErr = err
-		if !errors.Is(err, netpoll.ErrUnsupported) {
-			h.logger.Error("websocket: reactor unavailable; using a goroutine per connection", "error", err)
-		}
-		return nil
-	}
-	h.poller = p
 	return p
 }
 
@@ -265,15 +254,12 @@ func (h *Handler) Close() error {
 	for c := range h.conns {
 		conns = append(conns, c)
 	}
-	p := h.poller
 	h.mu.Unlock()
 
 	for _, c := range conns {
 		c.abort()
 	}
-	if p != nil {
-		_ = p.Close()
-	}
+	_ = h.reactors.Close()
 	h.wheelOnce.Do(func() {}) // no wheel from now on
 	if h.wheel != nil {
 		h.wheel.Close()
