@@ -84,14 +84,15 @@ type conn struct {
 	fr      frameReader
 	pb      protocolpb.Reply
 	r       reply
-	// onReply, when set, sees every reply (the pending command's result).
-	onReply func(*reply)
+	// The command call is waiting for: its id, and once its reply came,
+	// replied and the reply's error.
+	waitID   uint32
+	replied  bool
+	replyErr *replyError
 
 	wmu  sync.Mutex // serialises writes
 	wbuf []byte
 
-	// clientID is the client id from the connect result.
-	clientID string
 	// pings counts server pings answered.
 	pings atomic.Int64
 
@@ -122,9 +123,7 @@ func (d *dialer) dial(ctx context.Context, n int, onPub pubHandler) (*conn, erro
 		c.Close()
 		return nil, err
 	}
-	if err := c.call(func(id uint32) ([]byte, error) { return encodeConnect(c.proto, id, tok) }, func(r *reply) {
-		c.clientID = r.client
-	}); err != nil {
+	if err := c.call(func(id uint32) ([]byte, error) { return encodeConnect(c.proto, id, tok) }); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("connect: %w", err)
 	}
@@ -137,7 +136,7 @@ func (c *conn) Subscribe(ctx context.Context, channel string) error {
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { _ = c.nc.SetReadDeadline(time.Now()) })
 	defer stop()
-	if err := c.call(func(id uint32) ([]byte, error) { return encodeSubscribe(c.proto, id, channel) }, nil); err != nil {
+	if err := c.call(func(id uint32) ([]byte, error) { return encodeSubscribe(c.proto, id, channel) }); err != nil {
 		return fmt.Errorf("subscribe %s: %w", channel, err)
 	}
 	return nil
@@ -145,35 +144,26 @@ func (c *conn) Subscribe(ctx context.Context, channel string) error {
 
 // call sends the command built by enc with a fresh id and reads until its
 // reply, answering pings and passing pushes to onPub meanwhile.
-func (c *conn) call(enc func(id uint32) ([]byte, error), onResult func(*reply)) error {
+func (c *conn) call(enc func(id uint32) ([]byte, error)) error {
 	c.nextID++
-	id := c.nextID
-	frame, err := enc(id)
+	frame, err := enc(c.nextID)
 	if err != nil {
 		return err
 	}
 	if err := c.write(c.dataOp(), frame); err != nil {
 		return err
 	}
-	var (
-		got  bool
-		rerr *replyError
-	)
-	c.onReply = func(r *reply) {
-		if r.kind == kindResult && r.id == id && !got {
-			got, rerr = true, r.err
-			if r.err == nil && onResult != nil {
-				onResult(r)
-			}
-		}
-	}
-	defer func() { c.onReply = nil }()
-	for !got {
+	c.waitID, c.replied, c.replyErr = c.nextID, false, nil
+	defer func() { c.waitID = 0 }()
+	for {
 		if err := c.parse(); err != nil {
 			return err
 		}
-		if got {
-			break
+		if c.replied {
+			if c.replyErr != nil {
+				return c.replyErr
+			}
+			return nil
 		}
 		n, err := c.nc.Read(c.fr.space())
 		c.fr.in = c.fr.in[:len(c.fr.in)+n]
@@ -181,10 +171,6 @@ func (c *conn) call(enc func(id uint32) ([]byte, error), onResult func(*reply)) 
 			return err
 		}
 	}
-	if rerr != nil {
-		return rerr
-	}
-	return nil
 }
 
 // dataOp is the frame type of the connection's protocol.
@@ -260,8 +246,8 @@ func (c *conn) message(frame []byte) error {
 				return fmt.Errorf("%w: %s on %q", errServerClosed, r.pushErr, r.channel)
 			}
 		}
-		if c.onReply != nil {
-			c.onReply(r)
+		if r.kind == kindResult && r.id == c.waitID && c.waitID != 0 && !c.replied {
+			c.replied, c.replyErr = true, r.err
 		}
 	}
 	return nil
