@@ -1,12 +1,12 @@
 package httpstream
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
 	"net/http"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -39,8 +39,8 @@ func (rt *Reactor) Close() error { return rt.lazy.Close() }
 // only), after which writes go to it as chunks (or raw bytes for an
 // HTTP/1.0 client) and the reactor watches it; when the client goes away,
 // gone is called on a goroutine of its own. It returns false, having
-// changed nothing, when the stream cannot be detached (rt nil, HTTP/2,
-// TLS, nothing written yet, closed, deferred close in force); the handler
+// changed nothing, when the stream cannot be detached (rt nil or closed,
+// HTTP/2, TLS, stream closed, deferred close in force); the handler
 // then keeps waiting as before. Once it returned true the handler must not
 // touch w again. A stream whose response has not started yet (the engine
 // writes its first reply a moment later) gets its status line and the
@@ -65,8 +65,9 @@ func (s *Stream) Detach(w http.ResponseWriter, r *http.Request, rt *Reactor, gon
 	// From here on w is gone: a failure ends the stream.
 	s.raw, s.chunked, s.gone = nc, r.ProtoAtLeast(1, 1), gone
 	fail := func() bool {
-		s.endRawLocked(false)
-		go gone()
+		if f := s.endGoneLocked(); f != nil {
+			go f()
+		}
 		return true
 	}
 	if err := brw.Writer.Flush(); err != nil {
@@ -74,21 +75,19 @@ func (s *Stream) Detach(w http.ResponseWriter, r *http.Request, rt *Reactor, gon
 	}
 	if !s.started {
 		hdr := w.Header().Clone()
+		status := "HTTP/1.1 200 OK\r\n"
 		if s.chunked {
 			hdr.Set("Transfer-Encoding", "chunked")
 		} else {
+			status = "HTTP/1.0 200 OK\r\n"
 			hdr.Set("Connection", "close")
 		}
-		var b strings.Builder
-		b.WriteString("HTTP/1.1 200 OK\r\n")
-		if !r.ProtoAtLeast(1, 1) {
-			b.Reset()
-			b.WriteString("HTTP/1.0 200 OK\r\n")
-		}
+		var b bytes.Buffer
+		b.WriteString(status)
 		_ = hdr.Write(&b)
 		b.WriteString("\r\n")
 		_ = nc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
-		if _, err := nc.Write([]byte(b.String())); err != nil {
+		if _, err := nc.Write(b.Bytes()); err != nil {
 			return fail()
 		}
 	}
@@ -126,21 +125,32 @@ func (s *Stream) onReadable() netpoll.Status {
 			return netpoll.Wait
 		case rerr != nil || n == 0: // reset, or EOF: the client went away
 			s.mu.Lock()
-			gone := !s.closed
-			s.closed = true
-			if gone {
-				close(s.done)
-			}
-			s.endRawLocked(false)
-			f := s.gone
+			f := s.endGoneLocked()
 			s.mu.Unlock()
-			if gone && f != nil {
+			if f != nil {
 				go f()
 			}
 			return netpoll.Stop
 		}
 	}
 	return netpoll.Again
+}
+
+// endGoneLocked ends a detached stream whose client is gone (or whose
+// connection failed): closed, Done, connection closed without the last
+// chunk. It returns the gone callback to run, unless the stream was closed
+// already. Precondition: s.mu held.
+func (s *Stream) endGoneLocked() func() {
+	first := !s.closed
+	if first {
+		s.closed = true
+		close(s.done)
+	}
+	s.endRawLocked(false)
+	if !first {
+		return nil
+	}
+	return s.gone
 }
 
 // writeRawLocked writes body to the detached connection as one chunk (raw
