@@ -3,7 +3,7 @@ package uni
 import (
 	"context"
 	"log/slog"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldrt/herald/internal/engine"
@@ -116,10 +116,10 @@ type pinger interface{ StartPings() }
 type wsSession struct {
 	t    engine.Transport
 	sess Session
-
-	mu        sync.Mutex
-	connected bool        // a ConnectRequest was handled
-	timer     *time.Timer // ConnectTimeout while waiting for the first message
+	// started is set by whichever comes first: a ConnectRequest, a
+	// malformed first message or the connect timeout.
+	started atomic.Bool
+	timer   *time.Timer // ConnectTimeout while waiting for the first message; set before use
 }
 
 // startWebSocketSession starts the session of a new connection. With
@@ -144,24 +144,16 @@ func startWebSocketSession(ctx context.Context, t engine.Transport, newSession N
 	}
 	s := &wsSession{t: t, sess: sess}
 	if req != nil {
+		s.started.Store(true)
 		s.connect(req)
 		return s, nil
 	}
-	s.mu.Lock()
 	s.timer = time.AfterFunc(cfg.ConnectTimeout, s.connectTimeout)
-	s.mu.Unlock()
 	return s, nil
 }
 
 // connect connects the session and starts the native pings on success.
 func (s *wsSession) connect(req *pb.ConnectRequest) {
-	s.mu.Lock()
-	s.connected = true
-	if s.timer != nil {
-		s.timer.Stop()
-		s.timer = nil
-	}
-	s.mu.Unlock()
 	if err := s.sess.ConnectUnidirectional(req); err == nil {
 		if p, ok := s.t.(pinger); ok {
 			p.StartPings()
@@ -171,11 +163,7 @@ func (s *wsSession) connect(req *pb.ConnectRequest) {
 
 // connectTimeout drops a connection that sent no ConnectRequest in time.
 func (s *wsSession) connectTimeout() {
-	s.mu.Lock()
-	late := !s.connected
-	s.timer = nil
-	s.mu.Unlock()
-	if late {
+	if s.started.CompareAndSwap(false, true) {
 		_ = s.t.Close(protocol.DisconnectConnectionClosed)
 		s.sess.Close(protocol.DisconnectConnectionClosed)
 	}
@@ -184,17 +172,14 @@ func (s *wsSession) connectTimeout() {
 // HandleFrame handles the ConnectRequest in the first message and discards
 // the others.
 func (s *wsSession) HandleFrame(frame []byte) bool {
-	s.mu.Lock()
-	first := !s.connected
-	s.mu.Unlock()
-	if !first {
+	if !s.started.CompareAndSwap(false, true) {
 		return true
+	}
+	if s.timer != nil {
+		s.timer.Stop()
 	}
 	r, err := decodeConnectRequest(frame)
 	if err != nil {
-		s.mu.Lock()
-		s.connected = true // no later message is a ConnectRequest
-		s.mu.Unlock()
 		_ = s.t.Close(protocol.DisconnectBadRequest)
 		s.sess.Close(protocol.DisconnectBadRequest)
 		return false
@@ -205,11 +190,8 @@ func (s *wsSession) HandleFrame(frame []byte) bool {
 
 // Close ends the session: the connection is gone.
 func (s *wsSession) Close(d protocol.Disconnect) {
-	s.mu.Lock()
 	if s.timer != nil {
 		s.timer.Stop()
-		s.timer = nil
 	}
-	s.mu.Unlock()
 	s.sess.Close(d)
 }
