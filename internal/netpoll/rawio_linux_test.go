@@ -81,3 +81,24 @@ func TestRawWriteFullSocket(t *testing.T) {
 	})
 
 }
+
+// TestRawReadWriteNotSocket: on a descriptor that is not a socket (a pipe),
+// where sendto/recvfrom fail with ENOTSOCK, Write and Read fall back to
+// write(2) and read(2).
+func TestRawReadWriteNotSocket(t *testing.T) {
+	var p [2]int
+	if err := syscall.Pipe2(p[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Close(p[0]); _ = syscall.Close(p[1]) })
+	if n, err := netpoll.Write(p[1], []byte("pipe")); n != 4 || err != nil {
+		t.Fatalf("write to a pipe = %d, %v; want 4, nil", n, err)
+	}
+	buf := make([]byte, 8)
+	if n, err := netpoll.Read(p[0], buf); n != 4 || err != nil || string(buf[:4]) != "pipe" {
+		t.Fatalf("read from a pipe = %d, %v, %q; want 4, nil, \"pipe\"", n, err, buf[:n])
+	}
+	if n, err := netpoll.Read(p[0], buf); n != -1 || !errors.Is(err, syscall.EAGAIN) {
+		t.Fatalf("read from an empty pipe = %d, %v; want -1, EAGAIN", n, err)
+	}
+}
