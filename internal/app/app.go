@@ -30,6 +30,7 @@ import (
 	"github.com/heraldrt/herald/internal/config"
 	"github.com/heraldrt/herald/internal/demo"
 	"github.com/heraldrt/herald/internal/engine"
+	"github.com/heraldrt/herald/internal/nbtls"
 	"github.com/heraldrt/herald/internal/transport/httpstream"
 	"github.com/heraldrt/herald/internal/transport/uni"
 	"github.com/heraldrt/herald/internal/transport/unigrpc"
@@ -179,8 +180,10 @@ func (a *App) listen(addr string, h http.Handler, tlsCfg *tls.Config) error {
 	a.addrs = append(a.addrs, ln.Addr())
 	if tlsCfg != nil {
 		// net/http serves HTTP/2 and sets Request.TLS only on connections
-		// it sees as *tls.Conn, so a TLS listener is not split.
-		ln = tls.NewListener(ln, tlsCfg)
+		// it sees as *tls.Conn, so a TLS listener is not split. Under each
+		// tls.Conn an nbtls.Conn lets the WebSocket reactor read upgraded
+		// connections without a goroutine each.
+		ln = nbtls.NewListener(ln, tlsCfg)
 	} else {
 		mux, _ := h.(*http.ServeMux)
 		ln = a.split(ln, addr, h, mux != nil && mux == a.apiMux, mux != nil && mux == a.wsMux)

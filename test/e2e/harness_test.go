@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -114,6 +115,7 @@ type server struct {
 	Port    int
 	Addr    string // 127.0.0.1:port
 	CfgPath string // the configuration file the process reads (and rereads on SIGHUP)
+	TLS     bool   // http_server.tls is enabled: URLs are https and wss
 
 	cmd     *exec.Cmd
 	logs    *logBuffer
@@ -221,9 +223,12 @@ func startServer(t *testing.T, opts ...configOption) *server {
 	if err := os.WriteFile(cfgPath, raw, 0o600); err != nil {
 		t.Fatalf("write config: %v", err)
 	}
+	hs, _ := cfg["http_server"].(map[string]any)
+	tlsCfg, _ := hs["tls"].(map[string]any)
+	tlsOn, _ := tlsCfg["enabled"].(bool)
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		s, err := tryStart(t, cfgPath)
+		s, err := tryStart(t, cfgPath, tlsOn)
 		if err == nil {
 			return s
 		}
@@ -238,7 +243,7 @@ func startServer(t *testing.T, opts ...configOption) *server {
 
 var errPortInUse = errors.New("port in use")
 
-func tryStart(t *testing.T, cfgPath string) (*server, error) {
+func tryStart(t *testing.T, cfgPath string, tlsOn bool) (*server, error) {
 	t.Helper()
 	port, err := freePort()
 	if err != nil {
@@ -256,6 +261,7 @@ func tryStart(t *testing.T, cfgPath string) (*server, error) {
 		Port:    port,
 		Addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		CfgPath: cfgPath,
+		TLS:     tlsOn,
 		cmd:     cmd,
 		logs:    logs,
 		exited:  make(chan struct{}),
@@ -266,7 +272,7 @@ func tryStart(t *testing.T, cfgPath string) (*server, error) {
 	}()
 
 	deadline := time.Now().Add(readyTimeout)
-	client := &http.Client{Timeout: time.Second}
+	client := s.httpClient(time.Second)
 	for {
 		select {
 		case <-s.exited:
@@ -277,7 +283,7 @@ func tryStart(t *testing.T, cfgPath string) (*server, error) {
 			return nil, fmt.Errorf("herald exited before becoming ready (%v); output:\n%s", s.waitErr, out)
 		default:
 		}
-		resp, err := client.Get("http://" + s.Addr + "/health")
+		resp, err := client.Get(s.URL("/health"))
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			_ = resp.Body.Close()
@@ -409,10 +415,30 @@ func (s *server) Running() bool {
 }
 
 // WSURL returns the bidirectional WebSocket endpoint.
-func (s *server) WSURL() string { return "ws://" + s.Addr + "/connection/websocket" }
+func (s *server) WSURL() string {
+	if s.TLS {
+		return "wss://" + s.Addr + "/connection/websocket"
+	}
+	return "ws://" + s.Addr + "/connection/websocket"
+}
 
-// URL returns an http URL on the server.
-func (s *server) URL(path string) string { return "http://" + s.Addr + path }
+// URL returns an http (https with TLS) URL on the server.
+func (s *server) URL(path string) string {
+	if s.TLS {
+		return "https://" + s.Addr + path
+	}
+	return "http://" + s.Addr + path
+}
+
+// httpClient returns a client for the server's URLs; with TLS it trusts the
+// test's self-signed certificate without checking it.
+func (s *server) httpClient(timeout time.Duration) *http.Client {
+	c := &http.Client{Timeout: timeout}
+	if s.TLS {
+		c.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // a test's own self-signed certificate
+	}
+	return c
+}
 
 // eventually calls fn until it returns nil, failing the test with fn's last
 // error after timeout.
@@ -514,8 +540,7 @@ func (s *server) post(path string, body []byte, header http.Header) (apiResponse
 			req.Header.Add(k, v)
 		}
 	}
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Do(req)
+	resp, err := s.httpClient(10 * time.Second).Do(req)
 	if err != nil {
 		return apiResponse{}, fmt.Errorf("API %s: %w", path, err)
 	}

@@ -26,9 +26,13 @@
 // taken from a pool for that message only, so an idle compressed connection
 // holds no flate state either (deflate.go).
 //
-// One case keeps a read loop per connection, in the goroutine of the upgrade
-// request: connections whose net.Conn exposes no file descriptor (TLS
-// listeners), read with the same frame code in blocking mode.
+// TLS connections accepted through an nbtls listener (Herald's HTTP server
+// uses one) are served by the reactor too: reads go through crypto/tls over
+// non-blocking socket reads (nbtls), so an idle one holds no goroutine
+// either; their writes are crypto/tls writes, made by the session's writer.
+// Connections whose net.Conn exposes no file descriptor (a TLS listener of
+// crypto/tls itself, in tests) keep a read loop in the goroutine of the
+// upgrade request, with the same frame code in blocking mode.
 //
 // Concurrency: a Handler is safe for concurrent use. Close stops its reactor
 // goroutines and closes the connections it still serves. The Transport given
@@ -44,6 +48,7 @@ package websocket
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -51,6 +56,7 @@ import (
 	"syscall"
 
 	"github.com/heraldrt/herald/internal/engine"
+	"github.com/heraldrt/herald/internal/nbtls"
 	"github.com/heraldrt/herald/internal/netpoll"
 	"github.com/heraldrt/herald/internal/protocol"
 	"github.com/heraldrt/herald/internal/timewheel"
@@ -211,7 +217,11 @@ func (h *Handler) reactor() *netpoll.Poller {
 // reads c in the calling goroutine until it is closed.
 func (h *Handler) startReading(c *conn) {
 	if p := h.reactor(); p != nil {
-		if sc, ok := c.nc.(syscall.Conn); ok {
+		if tc, ok := c.nc.(*tls.Conn); ok {
+			if nb, ok := tc.NetConn().(*nbtls.Conn); ok && h.startTLSReading(c, p, nb) {
+				return
+			}
+		} else if sc, ok := c.nc.(syscall.Conn); ok {
 			if rc, err := sc.SyscallConn(); err == nil {
 				c.setRawConn(rc)
 				if w, err := p.Add(rc, c.onReadable); err == nil {
@@ -232,13 +242,50 @@ func (h *Handler) startReading(c *conn) {
 	}
 }
 
+// startTLSReading registers a TLS connection accepted through an
+// nbtls.Listener in the reactor, its reads switched to non-blocking
+// (nbtls). It returns false, with nothing changed, when the socket cannot
+// be read raw; the caller then reads in blocking mode. Writes stay
+// blocking writes through crypto/tls (c.rc stays nil).
+func (h *Handler) startTLSReading(c *conn, p *netpoll.Poller, nb *nbtls.Conn) bool {
+	rc, err := nb.SetNonblocking()
+	if err != nil {
+		return false
+	}
+	c.tls = nb
+	// First read what crypto/tls and the socket already hold: records that
+	// arrived with the upgrade request give no readiness edge.
+	for {
+		st := c.onReadable()
+		if st == netpoll.Stop {
+			return true
+		}
+		if st == netpoll.Wait {
+			break
+		}
+	}
+	w, err := p.Add(rc, c.onReadable)
+	if err != nil {
+		c.readFailed(err)
+		return true
+	}
+	if !c.setWatch(w) {
+		w.Remove() // closed meanwhile
+		return true
+	}
+	if err := w.Arm(); err != nil {
+		c.readFailed(err)
+	}
+	return true
+}
+
 // Close stops the reactor and closes the connections it serves, calling
 // Session.Close(protocol.DisconnectConnectionClosed) for those whose session
 // is still open; new connections are refused from then on. Call it after
 // the sessions were given the chance to close politely (Node.Shutdown).
-// Connections read in blocking mode (TLS) are not affected: they end with
-// the HTTP server's connections. Close is
-// idempotent and returns nil.
+// Connections read in blocking mode (no file descriptor) are not affected:
+// they end with the HTTP server's connections. Close is idempotent and
+// returns nil.
 func (h *Handler) Close() error {
 	h.mu.Lock()
 	if h.closed {

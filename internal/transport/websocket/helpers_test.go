@@ -1,6 +1,7 @@
 package websocket_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -234,4 +235,22 @@ func recordingHandler(cfg ws.Config) (*ws.Handler, chan *fakeSession) {
 		return s, nil
 	}, cfg, nil)
 	return h, sessions
+}
+
+// readHandshake reads a 101 response and its header from br.
+func readHandshake(tb testing.TB, br *bufio.Reader) {
+	tb.Helper()
+	status, err := br.ReadString('\n')
+	if err != nil || !strings.Contains(status, " 101 ") {
+		tb.Fatalf("handshake: %q %v", status, err)
+	}
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if line == "\r\n" {
+			return
+		}
+	}
 }

@@ -43,19 +43,7 @@ func rawDial(tb testing.TB, addr string, headers ...string) net.Conn {
 	}
 	_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
 	br := bufio.NewReaderSize(c, 256)
-	status, err := br.ReadString('\n')
-	if err != nil || !strings.Contains(status, " 101 ") {
-		tb.Fatalf("handshake: %q %v", status, err)
-	}
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if line == "\r\n" {
-			break
-		}
-	}
+	readHandshake(tb, br)
 	if br.Buffered() != 0 {
 		tb.Fatal("unexpected data after the handshake")
 	}

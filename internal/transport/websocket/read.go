@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/heraldrt/herald/internal/nbtls"
 	"github.com/heraldrt/herald/internal/netpoll"
 	"github.com/heraldrt/herald/internal/protocol"
 	"github.com/heraldrt/herald/internal/rawio"
@@ -67,7 +68,7 @@ func (c *conn) onReadable() netpoll.Status {
 			}
 		} else {
 			size := readChunk
-			if c.rc == nil {
+			if c.rc == nil && c.tls == nil {
 				// Blocking mode holds the buffer while waiting for
 				// input: keep it small.
 				size = blockingReadChunk
@@ -105,6 +106,9 @@ func (c *conn) onReadable() netpoll.Status {
 // reactor (errWouldBlock when nothing has arrived), a blocking Read
 // otherwise. It returns io.EOF when the client has closed its side.
 func (c *conn) read(p []byte) (int, error) {
+	if c.tls != nil {
+		return c.readTLS(p)
+	}
 	if c.rc == nil {
 		n, err := c.nc.Read(p)
 		if n > 0 && c.uni() != nil {
@@ -127,6 +131,34 @@ func (c *conn) read(p []byte) (int, error) {
 		c.lastRead.Store(time.Now().UnixNano())
 	}
 	return n, nil
+}
+
+// readTLS reads decrypted bytes into p from a TLS connection in the
+// reactor (nbtls): what crypto/tls holds, else what the socket holds now,
+// else errWouldBlock.
+func (c *conn) readTLS(p []byte) (int, error) {
+	for {
+		n, err := c.nc.Read(p)
+		if n > 0 {
+			if c.uni() != nil {
+				c.lastRead.Store(time.Now().UnixNano())
+			}
+			return n, nil
+		}
+		if !errors.Is(err, nbtls.ErrWouldBlock) {
+			if err == nil {
+				err = io.ErrNoProgress
+			}
+			return 0, err
+		}
+		more, err := c.tls.Fill()
+		if err != nil {
+			return 0, err
+		}
+		if !more {
+			return 0, errWouldBlock
+		}
+	}
 }
 
 // pendingNeed returns how many bytes the pending buffer must hold for its

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/heraldrt/herald/internal/engine"
+	"github.com/heraldrt/herald/internal/nbtls"
 	"github.com/heraldrt/herald/internal/netpoll"
 	"github.com/heraldrt/herald/internal/protocol"
 	"github.com/heraldrt/herald/internal/rawio"
@@ -53,6 +54,10 @@ type conn struct {
 	fd        int
 	fdUsers   atomic.Int32
 	fdClosing atomic.Bool
+	// tls is set when the connection is TLS read by the reactor: reads
+	// go through crypto/tls over it (nbtls); rc stays nil, so writes are
+	// blocking writes through crypto/tls. Set before reading starts.
+	tls *nbtls.Conn
 
 	// lastRead (unix nanoseconds of the last read with data) feeds the
 	// uni_websocket ping check.

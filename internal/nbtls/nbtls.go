@@ -1,0 +1,160 @@
+// Package nbtls gives TLS connections whose reads a reactor can drive
+// without a goroutine per connection. A Listener wraps each accepted TCP
+// connection in a Conn before crypto/tls does, so the HTTP server handshakes
+// and reads requests as usual (blocking reads with deadlines). A transport
+// that takes the connection over (a WebSocket after its upgrade) switches
+// the Conn to non-blocking reads: then Read returns the bytes Fill read
+// from the socket, or ErrWouldBlock when there are none, which crypto/tls
+// passes up without failing the connection (a temporary net.Error leaves
+// its state intact), keeping any partial record for the next call.
+//
+// Writes are not affected: they go to the TCP connection as before
+// (blocking, with deadlines), so crypto/tls's write path is unchanged.
+//
+// Concurrency: like any net.Conn, a Conn allows one Read and one Write at
+// once; Fill belongs to the reader. SetNonblocking is called once, by the
+// goroutine that will read, before its first non-blocking read.
+package nbtls
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/heraldrt/herald/internal/rawio"
+)
+
+// ErrWouldBlock is returned by Read, in non-blocking mode, when no bytes
+// are buffered: call Fill, and wait for readiness when it finds none.
+var ErrWouldBlock error = wouldBlock{}
+
+type wouldBlock struct{}
+
+func (wouldBlock) Error() string   { return "nbtls: no data buffered" }
+func (wouldBlock) Timeout() bool   { return false }
+func (wouldBlock) Temporary() bool { return true } // crypto/tls keeps the connection usable
+
+// fillSize is the pooled buffer Fill reads the socket into; it covers a
+// full TLS record (16 KiB of payload and its overhead).
+const fillSize = 17 << 10
+
+var fillPool = sync.Pool{New: func() any { b := make([]byte, fillSize); return &b }}
+
+// Conn is a TCP connection under a tls.Conn; see the package doc.
+type Conn struct {
+	net.Conn
+
+	nonblocking atomic.Bool
+	rc          syscall.RawConn
+	buf         *[]byte // pooled; held only while unread bytes remain
+	unread      []byte  // what Fill read and Read has not returned
+	eof         bool    // the client closed its side
+}
+
+// SetNonblocking switches reads to the non-blocking mode and returns the
+// raw connection to watch for readiness. It clears the read deadline (an
+// expired one would fail every raw read). It fails when the connection
+// exposes no socket.
+func (c *Conn) SetNonblocking() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Conn.SetReadDeadline(time.Time{}); err != nil {
+		return nil, err
+	}
+	c.rc = rc
+	c.nonblocking.Store(true)
+	return rc, nil
+}
+
+// Read reads like net.Conn.Read in blocking mode; in non-blocking mode it
+// returns what Fill buffered, io.EOF after the client closed its side, or
+// ErrWouldBlock.
+func (c *Conn) Read(p []byte) (int, error) {
+	if !c.nonblocking.Load() {
+		return c.Conn.Read(p)
+	}
+	if len(c.unread) == 0 {
+		if c.eof {
+			return 0, io.EOF
+		}
+		return 0, ErrWouldBlock
+	}
+	n := copy(p, c.unread)
+	c.unread = c.unread[n:]
+	if len(c.unread) == 0 {
+		c.release()
+	}
+	return n, nil
+}
+
+// Fill reads what the socket holds, without waiting, for the next Reads.
+// It reports false when the socket had nothing (EAGAIN: wait for the next
+// readiness) and true when bytes were read or the client closed its side.
+// It must only be called in non-blocking mode with nothing left unread.
+func (c *Conn) Fill() (bool, error) {
+	if c.eof {
+		return true, nil
+	}
+	if c.buf == nil {
+		c.buf = fillPool.Get().(*[]byte)
+	}
+	n, err, cerr := rawio.ReadNow(c.rc, *c.buf)
+	switch {
+	case cerr != nil:
+		c.release()
+		return false, cerr // closed
+	case errors.Is(err, syscall.EAGAIN):
+		c.release()
+		return false, nil
+	case err != nil:
+		c.release()
+		return false, err
+	case n == 0:
+		c.release()
+		c.eof = true
+		return true, nil
+	}
+	c.unread = (*c.buf)[:n]
+	return true, nil
+}
+
+// release returns the fill buffer to the pool.
+func (c *Conn) release() {
+	c.unread = nil
+	if c.buf != nil {
+		fillPool.Put(c.buf)
+		c.buf = nil
+	}
+}
+
+// listener wraps accepted connections in a Conn under TLS.
+type listener struct {
+	net.Listener
+	cfg *tls.Config
+}
+
+// NewListener is tls.NewListener with every accepted connection's
+// underlying connection a *Conn (tls.Conn.NetConn returns it).
+func NewListener(ln net.Listener, cfg *tls.Config) net.Listener {
+	return &listener{Listener: ln, cfg: cfg}
+}
+
+// Accept waits for a connection and returns it as a *tls.Conn.
+func (l *listener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return tls.Server(&Conn{Conn: c}, l.cfg), nil
+}
