@@ -8,12 +8,19 @@
 // passes up without failing the connection (a temporary net.Error leaves
 // its state intact), keeping any partial record for the next call.
 //
-// Writes are not affected: they go to the TCP connection as before
-// (blocking, with deadlines), so crypto/tls's write path is unchanged.
+// In non-blocking mode writes do not wait either: Write sends what the
+// socket takes now and keeps the rest of the ciphertext, which goes out
+// before anything written later; Pending reports it and Flush sends it,
+// waiting for the socket until a deadline. crypto/tls sees every write
+// succeed, so its record state stays consistent. Before the switch, writes
+// go to the TCP connection as usual (blocking, with deadlines).
 //
 // Concurrency: like any net.Conn, a Conn allows one Read and one Write at
-// once; Fill belongs to the reader. SetNonblocking is called once, by the
-// goroutine that will read, before its first non-blocking read.
+// once; Fill belongs to the reader. Write, Pending and Flush are safe for
+// concurrent use (crypto/tls may write from its reader, for a key update,
+// while the owner flushes). SetNonblocking is called once, by the
+// goroutine that will read, before its first non-blocking read, and while
+// no write is in progress.
 package nbtls
 
 import (
@@ -54,6 +61,9 @@ type Conn struct {
 	buf         *[]byte // pooled; held only while unread bytes remain
 	unread      []byte  // what Fill read and Read has not returned
 	eof         bool    // the client closed its side
+
+	wmu sync.Mutex
+	out []byte // ciphertext the socket did not take yet; guarded by wmu
 }
 
 // SetNonblocking switches reads to the non-blocking mode and returns the
@@ -127,6 +137,56 @@ func (c *Conn) Fill() (bool, error) {
 	}
 	c.unread = (*c.buf)[:n]
 	return true, nil
+}
+
+// Write writes like net.Conn.Write in blocking mode. In non-blocking mode it
+// writes what the socket takes now and keeps the rest for Flush (after
+// what is kept already), reporting all of p written.
+func (c *Conn) Write(p []byte) (int, error) {
+	if !c.nonblocking.Load() {
+		return c.Conn.Write(p)
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if len(c.out) > 0 {
+		c.out = append(c.out, p...)
+		return len(p), nil
+	}
+	n, err := rawio.WriteNow(c.rc, p)
+	if err != nil {
+		return n, err
+	}
+	if n < len(p) {
+		c.out = append([]byte(nil), p[n:]...) // crypto/tls reuses p
+	}
+	return len(p), nil
+}
+
+// Pending reports whether written bytes wait for Flush.
+func (c *Conn) Pending() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return len(c.out) > 0
+}
+
+// Flush sends what Write kept, waiting for the socket until deadline. After
+// a failure the connection is unusable (part of a record may have gone
+// out).
+func (c *Conn) Flush(deadline time.Time) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if len(c.out) == 0 {
+		return nil
+	}
+	if err := c.Conn.SetWriteDeadline(deadline); err != nil {
+		return err
+	}
+	_, err := c.Conn.Write(c.out)
+	c.out = nil
+	if err != nil {
+		return err
+	}
+	return c.Conn.SetWriteDeadline(time.Time{})
 }
 
 // release returns the fill buffer to the pool.

@@ -102,10 +102,7 @@ func readNonblocking(t *testing.T, server *tls.Conn, nb *nbtls.Conn, want int) (
 // close as io.EOF.
 func TestNonblockingReadsAcrossPartialRecords(t *testing.T) {
 	server, client := pair(t, 7)
-	nb := server.NetConn().(*nbtls.Conn)
-	if _, err := nb.SetNonblocking(); err != nil {
-		t.Fatal(err)
-	}
+	nb := nonblocking(t, server)
 	buf := make([]byte, 16)
 	if n, err := server.Read(buf); n != 0 || !errors.Is(err, nbtls.ErrWouldBlock) {
 		t.Fatalf("read with nothing sent = %d, %v; want ErrWouldBlock", n, err)
@@ -198,4 +195,81 @@ func (w *splitWriter) Write(p []byte) (int, error) {
 		p = p[k:]
 	}
 	return n, nil
+}
+
+// TestNonblockingWritesKeepWhatTheSocketRefuses: in non-blocking mode
+// writes to a client that does not read return at once; what the socket
+// refused is pending, a Flush with a passed deadline fails with a timeout
+// (the bytes are not lost to a later flush), and once the client reads,
+// Flush delivers everything in order.
+func TestNonblockingWritesKeepWhatTheSocketRefuses(t *testing.T) {
+	server, client := pair(t, 0)
+	nb := nonblocking(t, server)
+	chunk := make([]byte, 16<<10)
+	const chunks = 256 // 4 MiB: far more than the socket buffers take
+	for i := range chunks {
+		for j := range chunk {
+			chunk[j] = byte(i + j)
+		}
+		if n, err := server.Write(chunk); err != nil || n != len(chunk) {
+			t.Fatalf("write %d = %d, %v", i, n, err)
+		}
+	}
+	if !nb.Pending() {
+		t.Fatal("nothing pending after 4 MiB to a client that does not read")
+	}
+
+	got := make(chan []byte, 1)
+	go func() {
+		_ = client.SetReadDeadline(time.Now().Add(waitTimeout))
+		b := make([]byte, chunks*len(chunk))
+		n, _ := io.ReadFull(client, b)
+		got <- b[:n]
+	}()
+	if err := nb.Flush(time.Now().Add(waitTimeout)); err != nil {
+		t.Fatal(err)
+	}
+	if nb.Pending() {
+		t.Fatal("still pending after Flush")
+	}
+	b := <-got
+	if len(b) != chunks*len(chunk) {
+		t.Fatalf("client read %d bytes, want %d", len(b), chunks*len(chunk))
+	}
+	for i := range chunks {
+		for j := range len(chunk) {
+			if b[i*len(chunk)+j] != byte(i+j) {
+				t.Fatalf("byte %d of chunk %d out of order", j, i)
+			}
+		}
+	}
+}
+
+// TestFlushTimesOut: a Flush to a client that does not read fails with a
+// timeout at its deadline instead of waiting for ever.
+func TestFlushTimesOut(t *testing.T) {
+	server, _ := pair(t, 0)
+	nb := nonblocking(t, server)
+	chunk := make([]byte, 64<<10)
+	for !nb.Pending() {
+		if _, err := server.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := nb.Flush(time.Now().Add(50 * time.Millisecond))
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("Flush to a client that does not read: %v, want a timeout", err)
+	}
+}
+
+// nonblocking switches server's reads and writes to the non-blocking mode
+// and returns its nbtls.Conn.
+func nonblocking(t *testing.T, server *tls.Conn) *nbtls.Conn {
+	t.Helper()
+	nb := server.NetConn().(*nbtls.Conn)
+	if _, err := nb.SetNonblocking(); err != nil {
+		t.Fatal(err)
+	}
+	return nb
 }

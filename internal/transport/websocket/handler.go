@@ -245,14 +245,18 @@ func (h *Handler) startReading(c *conn) {
 // startTLSReading registers a TLS connection accepted through an
 // nbtls.Listener in the reactor, its reads switched to non-blocking
 // (nbtls). It returns false, with nothing changed, when the socket cannot
-// be read raw; the caller then reads in blocking mode. Writes stay
-// blocking writes through crypto/tls (c.rc stays nil).
+// be read raw; the caller then reads in blocking mode. Writes go through
+// crypto/tls without waiting for the socket (see conn.tls).
 func (h *Handler) startTLSReading(c *conn, p *netpoll.Poller, nb *nbtls.Conn) bool {
+	c.writeMu.Lock() // no write in progress while the mode changes
 	rc, err := nb.SetNonblocking()
+	if err == nil {
+		c.tls = nb
+	}
+	c.writeMu.Unlock()
 	if err != nil {
 		return false
 	}
-	c.tls = nb
 	// First read what crypto/tls and the socket already hold: records that
 	// arrived with the upgrade request give no readiness edge.
 	for {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/heraldrt/herald/internal/engine"
 	"github.com/heraldrt/herald/internal/nbtls"
 	"github.com/heraldrt/herald/internal/protocol"
 	"github.com/heraldrt/herald/internal/testutil/memstat"
@@ -43,6 +45,19 @@ func tlsReactorServer(t *testing.T, h *ws.Handler, active *atomic.Int32) (string
 	return ln.Addr().String(), clientTLS
 }
 
+// dialTLS connects a wss:// client to addr; it is closed when the test ends.
+func dialTLS(tb testing.TB, addr string, clientTLS *tls.Config) *websocket.Conn {
+	tb.Helper()
+	d := websocket.Dialer{TLSClientConfig: clientTLS, HandshakeTimeout: waitTimeout}
+	c, resp, err := d.Dial("wss://"+addr+"/connection/websocket", nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
 // TestTLSConnectionsInReactor: WebSocket connections over TLS accepted
 // through nbtls are handed to the reactor (their upgrade handlers return,
 // so no goroutine is held per connection), and keep working: echoes, a
@@ -51,17 +66,11 @@ func TestTLSConnectionsInReactor(t *testing.T) {
 	h, sessions := recordingHandler(ws.Config{MessageSizeLimit: 1 << 20, CloseTimeout: time.Second})
 	var active atomic.Int32
 	addr, clientTLS := tlsReactorServer(t, h, &active)
-	d := websocket.Dialer{TLSClientConfig: clientTLS, HandshakeTimeout: waitTimeout}
 
 	const n = 10
 	clients := make([]*websocket.Conn, n)
 	for i := range clients {
-		c, resp, err := d.Dial("wss://"+addr+"/connection/websocket", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = resp.Body.Close()
-		t.Cleanup(func() { _ = c.Close() })
+		c := dialTLS(t, addr, clientTLS)
 		_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
 		clients[i] = c
 		recv(t, sessions, "session")
@@ -133,12 +142,7 @@ func TestTLSConnectionClosedByClient(t *testing.T) {
 	h, sessions := recordingHandler(ws.Config{CloseTimeout: time.Second})
 	var active atomic.Int32
 	addr, clientTLS := tlsReactorServer(t, h, &active)
-	d := websocket.Dialer{TLSClientConfig: clientTLS, HandshakeTimeout: waitTimeout}
-	c, resp, err := d.Dial("wss://"+addr+"/connection/websocket", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
+	c := dialTLS(t, addr, clientTLS)
 	s := recv(t, sessions, "session")
 	eventually(t, "upgrade handler returned", func() bool { return active.Load() == 0 })
 	_ = c.UnderlyingConn().Close()
@@ -210,4 +214,105 @@ func benchmarkIdleTLSConnectionMemory(b *testing.B, reactor bool) {
 	_ = warm.Close()
 	srv.Close()
 	_ = h.Close()
+}
+
+// TestTLSWritesWithoutWaiting: over TLS on the reactor, TryWriteMany
+// encrypts and writes without waiting for the socket; against a client
+// that reads only later, it reports the frames that the socket did not
+// take, the next WriteMany sends them (as the engine's writer does), and
+// the client then receives every message in order.
+func TestTLSWritesWithoutWaiting(t *testing.T) {
+	h, sessions := recordingHandler(ws.Config{CloseTimeout: time.Second, WriteTimeout: waitTimeout})
+	var active atomic.Int32
+	addr, clientTLS := tlsReactorServer(t, h, &active)
+	c := dialTLS(t, addr, clientTLS)
+	s := recv(t, sessions, "session")
+	eventually(t, "upgrade handler returned", func() bool { return active.Load() == 0 })
+	tw := s.t.(engine.TryWriter)
+
+	const n = 2000
+	payload := strings.Repeat("p", 16<<10) // 32 MiB in all: more than the socket buffers take
+	refused := make(chan int, 1)           // the first message the socket did not take at once
+	go func() {
+		first := true
+		for i := range n {
+			done, err := tw.TryWriteMany([]byte(fmt.Sprintf("%d %s", i, payload)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if !done {
+				if first {
+					refused <- i
+					first = false
+				}
+				if err := s.t.WriteMany(); err != nil { // the writer's flush: waits for the client
+					t.Error(err)
+					return
+				}
+			}
+		}
+		if first {
+			refused <- -1
+		}
+	}()
+	// The client reads only once the server found the socket full.
+	switch i := recv(t, refused, "a refused write"); {
+	case i < 0:
+		t.Fatalf("the socket took all %d messages (%d MiB) at once", n, n*len(payload)>>20)
+	case i == 0:
+		t.Fatal("TryWriteMany wrote nothing at once (it left every frame to the writer)")
+	}
+	_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
+	for i := range n {
+		_, got, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if want := fmt.Sprintf("%d %s", i, payload); string(got) != want {
+			t.Fatalf("message %d out of order: %.20q", i, got)
+		}
+	}
+}
+
+// BenchmarkTLSWrite writes one small message per operation to a TLS
+// connection on the reactor the way the engine's writer does (TryWriteMany,
+// and WriteMany when the socket did not take it all), to a client that
+// reads in a goroutine of its own.
+func BenchmarkTLSWrite(b *testing.B) {
+	h, sessions := recordingHandler(ws.Config{WriteTimeout: waitTimeout})
+	h2 := http.HandlerFunc(h.ServeHTTP)
+	serverTLS, clientTLS := testcert.Configs(b)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h2)
+	srv.Listener = nbtls.NewListener(ln, serverTLS)
+	srv.Start()
+	defer srv.Close()
+	defer h.Close()
+	c := dialTLS(b, ln.Addr().String(), clientTLS)
+	s := recv(b, sessions, "session")
+	tw := s.t.(engine.TryWriter)
+	go func() {
+		for {
+			if _, _, err := c.NextReader(); err != nil {
+				return
+			}
+		}
+	}()
+	msg := []byte(`{"push":{"channel":"chat","pub":{"data":{"text":"hello"},"offset":1}}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		done, err := tw.TryWriteMany(msg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !done {
+			if err := s.t.WriteMany(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 }

@@ -54,9 +54,11 @@ type conn struct {
 	fd        int
 	fdUsers   atomic.Int32
 	fdClosing atomic.Bool
-	// tls is set when the connection is TLS read by the reactor: reads
-	// go through crypto/tls over it (nbtls); rc stays nil, so writes are
-	// blocking writes through crypto/tls. Set before reading starts.
+	// tls is set when the connection is TLS served by the reactor:
+	// reads and writes go through crypto/tls over it (nbtls), writes
+	// without waiting for the socket (what it does not take is kept in tls
+	// and flushed by the next blocking write); rc stays nil. Set under
+	// writeMu before reading starts.
 	tls *nbtls.Conn
 
 	// lastRead (unix nanoseconds of the last read with data) feeds the
@@ -183,6 +185,12 @@ func (c *conn) writeManyLocked(msgs [][]byte) error {
 			return err
 		}
 	}
+	if c.tls != nil {
+		if err := c.tls.Flush(time.Now().Add(c.writeTimeout)); err != nil {
+			c.writeErr = fmt.Errorf("websocket: write: %w", err)
+			return c.writeErr
+		}
+	}
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -233,6 +241,17 @@ func (c *conn) TryWriteMany(msgs ...[]byte) (bool, error) {
 // nil.
 func (c *conn) tryWriteLocked(bp *[]byte) (bool, error) {
 	b := *bp
+	if c.tls != nil {
+		// crypto/tls encrypts it all; nbtls keeps what the socket does
+		// not take, for the next blocking write.
+		_, err := c.nc.Write(b)
+		putBuf(bp)
+		if err != nil {
+			c.writeErr = fmt.Errorf("websocket: write: %w", err)
+			return false, c.writeErr
+		}
+		return !c.tls.Pending(), nil
+	}
 	if c.out != nil || c.rc == nil {
 		c.keepLocked(bp, b)
 		return false, nil
@@ -416,6 +435,11 @@ func (c *conn) blockingWriteLocked(deadline time.Time, write func() error) error
 	}
 	if err := write(); err != nil {
 		return err
+	}
+	if c.tls != nil {
+		if err := c.tls.Flush(deadline); err != nil {
+			return err
+		}
 	}
 	return c.nc.SetWriteDeadline(time.Time{})
 }
