@@ -66,10 +66,13 @@ type Conn struct {
 	out []byte // ciphertext the socket did not take yet; guarded by wmu
 }
 
-// SetNonblocking switches reads to the non-blocking mode and returns the
-// raw connection to watch for readiness. It clears the read deadline (an
-// expired one would fail every raw read). It fails when the connection
-// exposes no socket.
+// SetNonblocking switches reads and writes to the non-blocking mode and
+// returns the raw connection to watch for readiness. It clears the read
+// deadline (an expired one would fail every raw read). It fails when the
+// connection exposes no socket. crypto/tls relies on the Temporary method
+// of ErrWouldBlock (it checks net.Error.Temporary before making a read
+// error sticky); TestNonblockingReadsAcrossPartialRecords fails if a Go
+// release stops honouring it.
 func (c *Conn) SetNonblocking() (syscall.RawConn, error) {
 	sc, ok := c.Conn.(syscall.Conn)
 	if !ok {
