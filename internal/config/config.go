@@ -172,6 +172,15 @@ type Client struct {
 	ChannelLimit int `key:"channel_limit"`
 	// QueueMaxSize of the outgoing queue in bytes. Default 1048576.
 	QueueMaxSize int `key:"queue_max_size"`
+	// WriteDelay holds a connection's publications (and join/leave
+	// pushes) up to this long, so that those arriving meanwhile go out in
+	// one frame and one write: fewer system calls per message for that
+	// much latency. Replies and other pushes are written at once, with
+	// whatever is held. Default 0: off. (Centrifugo PRO's key.)
+	WriteDelay Duration `key:"write_delay"`
+	// MaxMessagesInFrame caps the messages written in one frame. Default
+	// 16; -1: no cap. (Centrifugo PRO's key.)
+	MaxMessagesInFrame int `key:"max_messages_in_frame"`
 	// PresenceUpdateInterval. Default 27s.
 	PresenceUpdateInterval Duration `key:"presence_update_interval"`
 	// Concurrency of command processing per connection. Zero means sequential.

@@ -24,6 +24,7 @@ func Defaults() Config {
 			StaleCloseDelay:             10 * time.Second,
 			ChannelLimit:                128,
 			QueueMaxSize:                1048576,
+			MaxMessagesInFrame:          16,
 			PresenceUpdateInterval:      27 * time.Second,
 			ChannelPositionCheckDelay:   40 * time.Second,
 			HistoryMaxPublicationLimit:  300,

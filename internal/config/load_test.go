@@ -28,6 +28,8 @@ func TestDefaults(t *testing.T) {
 		{"client.stale_close_delay", c.Client.StaleCloseDelay, 10 * time.Second},
 		{"client.channel_limit", c.Client.ChannelLimit, 128},
 		{"client.queue_max_size", c.Client.QueueMaxSize, 1048576},
+		{"client.write_delay", c.Client.WriteDelay, time.Duration(0)},
+		{"client.max_messages_in_frame", c.Client.MaxMessagesInFrame, 16},
 		{"client.presence_update_interval", c.Client.PresenceUpdateInterval, 27 * time.Second},
 		{"client.channel_position_check_delay", c.Client.ChannelPositionCheckDelay, 40 * time.Second},
 		{"client.history_max_publication_limit", c.Client.HistoryMaxPublicationLimit, 300},

@@ -77,6 +77,12 @@ func (c *Config) Validate() error {
 			add(k, "must not be negative, got %d", nonNegative[k])
 		}
 	}
+	if cl.WriteDelay < 0 {
+		add("client.write_delay", "must not be negative, got %s", cl.WriteDelay)
+	}
+	if cl.MaxMessagesInFrame == 0 || cl.MaxMessagesInFrame < -1 {
+		add("client.max_messages_in_frame", "must be at least 1, or -1 for no cap; got %d", cl.MaxMessagesInFrame)
+	}
 
 	errs = append(errs, c.HTTPServer.validate()...)
 	// Features Herald does not have yet: refused rather than silently

@@ -115,7 +115,11 @@ func (n *Node) NewClient(ctx context.Context, t Transport) (*Client, error) {
 		c.session = uuid.NewString()
 		n.bySession.Store(c.session, c)
 	}
-	c.w = newWriter(cfg.client.QueueMaxSize, t.WriteMany, func(error) {
+	c.w = newWriter(writerConfig{
+		maxSize:  cfg.client.QueueMaxSize,
+		maxBatch: cfg.client.MaxMessagesInFrame,
+		delay:    cfg.client.WriteDelay,
+	}, t.WriteMany, func(error) {
 		go c.Close(protocol.DisconnectWriteError)
 	})
 	if tw, ok := t.(TryWriter); ok {
@@ -294,7 +298,7 @@ func (c *Client) sendPush(push *pb.Push) bool {
 }
 
 func (c *Client) enqueue(data []byte) bool {
-	if !c.w.enqueue(data) {
+	if !c.w.enqueue(data, false) {
 		go c.Close(protocol.DisconnectSlow)
 		return false
 	}
@@ -476,7 +480,7 @@ func (c *Client) deliverJoinLeave(ch string, sub *subscription, pp *preparedPush
 		go c.Close(protocol.DisconnectInappropriateProtocol)
 		return
 	}
-	if !c.w.enqueue(data) {
+	if !c.w.enqueue(data, true) {
 		go c.Close(protocol.DisconnectSlow)
 	}
 }
@@ -495,7 +499,7 @@ func (c *Client) activate(ch string, sub *subscription) {
 	sub.pending = false
 	for _, p := range buf {
 		data, more := c.preparePublicationLocked(ch, sub, p.pub, p.sp, newPreparedPush(ch, p.pub, nil))
-		if data != nil && !c.w.enqueue(data) {
+		if data != nil && !c.w.enqueue(data, false) {
 			go c.Close(protocol.DisconnectSlow)
 			return
 		}

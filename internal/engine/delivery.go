@@ -33,7 +33,7 @@ func (c *Client) deliverPublications(ch string, sub *subscription, evs []event, 
 			break
 		}
 	}
-	if len(msgs) > 0 && !c.w.enqueueMany(msgs) {
+	if len(msgs) > 0 && !c.w.enqueueDelayable(msgs) {
 		go c.Close(protocol.DisconnectSlow)
 	}
 	clear(msgs)

@@ -19,11 +19,11 @@ const dispatchQueueSize = 2
 // call), so a worker that fell behind catches up with fewer writes and
 // the waiting publications do not each wait for a whole fan-out; a worker
 // that keeps up fans out every event alone, at once. At most
-// maxMessagesInFrame.
+// defaultMaxMessagesInFrame.
 const maxEventBatch = 8
 
 // A batch of one channel's publications is written as one frame.
-var _ [maxMessagesInFrame - maxEventBatch]struct{} // fails to compile if maxEventBatch > maxMessagesInFrame
+var _ [defaultMaxMessagesInFrame - maxEventBatch]struct{} // fails to compile if maxEventBatch > defaultMaxMessagesInFrame
 
 // event is one channel event to fan out: a publication (pub set) or
 // another job (run).

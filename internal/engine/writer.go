@@ -1,21 +1,35 @@
 package engine
 
 import (
+	"math"
 	"sync"
+	"time"
 )
 
 // writer is a connection's bounded outgoing queue. Messages are drained by
 // at most one goroutine at a time, started on demand when the queue turns
 // non-empty, so an idle connection holds no writer goroutine. Each drain
-// writes up to maxMessagesInFrame messages in one transport frame.
+// writes up to maxBatch messages in one transport frame.
+//
+// With a delay (client.write_delay), delayable messages (publications and
+// join/leave pushes of a fan-out) are held for up to that long after the
+// first of them, so that those arriving meanwhile share a frame and a
+// system call; a message that is not delayable (a reply, another push)
+// takes what is held along and goes out at once. The timer exists only
+// for connections that held messages, and runs only while they do.
 type writer struct {
 	mu       sync.Mutex
 	queue    [][]byte
 	size     int  // bytes queued
 	maxSize  int  // queue limit in bytes; 0 means unlimited
+	maxBatch int  // messages per frame, at least 1
 	flushing bool // a drain goroutine is running
 	closed   bool
 	idle     *sync.Cond // signalled when a drain ends
+
+	delay time.Duration // hold delayable messages this long; 0: never
+	timer *time.Timer   // the delayed flush; created on first use
+	held  bool          // queued messages wait for the timer (not flushing)
 
 	write func(msgs ...[]byte) error
 	// tryWrite, when the transport supports it, writes a frame without
@@ -32,62 +46,95 @@ type writer struct {
 	onError func(err error)
 }
 
-const maxMessagesInFrame = 16
+// defaultMaxMessagesInFrame is client.max_messages_in_frame's default.
+const defaultMaxMessagesInFrame = 16
 
-func newWriter(maxSize int, write func(msgs ...[]byte) error, onError func(error)) *writer {
-	w := &writer{maxSize: maxSize, write: write, onError: onError}
+// writerConfig sizes a writer: maxSize is the queue limit in bytes (0:
+// none), maxBatch the messages per frame (0: defaultMaxMessagesInFrame,
+// negative: no limit), delay the client.write_delay.
+type writerConfig struct {
+	maxSize  int
+	maxBatch int
+	delay    time.Duration
+}
+
+func newWriter(cfg writerConfig, write func(msgs ...[]byte) error, onError func(error)) *writer {
+	maxBatch := cfg.maxBatch
+	switch {
+	case maxBatch == 0:
+		maxBatch = defaultMaxMessagesInFrame
+	case maxBatch < 0:
+		maxBatch = math.MaxInt
+	}
+	w := &writer{maxSize: cfg.maxSize, maxBatch: maxBatch, delay: cfg.delay, write: write, onError: onError}
 	w.idle = sync.NewCond(&w.mu)
 	return w
 }
 
-// enqueue adds msg to the queue. It returns false when the queue is over its
-// size limit (the caller disconnects the slow client) or closed.
-func (w *writer) enqueue(msg []byte) bool {
+// enqueue adds msg to the queue, to be written at once, or after the write
+// delay when delayable (a fan-out's push). It returns false when the queue
+// is over its size limit (the caller disconnects the slow client) or
+// closed.
+func (w *writer) enqueue(msg []byte, delayable bool) bool {
 	w.mu.Lock()
 	w.one[0] = msg
-	ok := w.enqueueLocked(w.one[:], len(msg))
+	ok := w.enqueueLocked(w.one[:], len(msg), delayable)
 	w.one[0] = nil
 	w.mu.Unlock()
 	return ok
 }
 
-// enqueueMany adds msgs (at most maxMessagesInFrame), to be written in one
-// frame when the connection is idle, like enqueue.
-func (w *writer) enqueueMany(msgs [][]byte) bool {
+// enqueueDelayable adds msgs, a fan-out's messages for this connection,
+// to be written in one frame when the connection is idle, or after the
+// write delay when there is one; otherwise like enqueue of a delayable
+// message.
+func (w *writer) enqueueDelayable(msgs [][]byte) bool {
 	size := 0
 	for _, m := range msgs {
 		size += len(m)
 	}
 	w.mu.Lock()
-	ok := w.enqueueLocked(msgs, size)
+	ok := w.enqueueLocked(msgs, size, true)
 	w.mu.Unlock()
 	return ok
 }
 
-// enqueueLocked is enqueue of msgs, size bytes in all. Precondition: w.mu
-// held.
-func (w *writer) enqueueLocked(msgs [][]byte, size int) bool {
+// enqueueLocked is enqueue of msgs, size bytes in all, held for the delay
+// when delayable. Precondition: w.mu held.
+func (w *writer) enqueueLocked(msgs [][]byte, size int, delayable bool) bool {
 	if w.closed {
 		return false
 	}
 	if w.maxSize > 0 && w.size+size > w.maxSize {
 		return false
 	}
-	if !w.flushing && w.tryWrite != nil {
+	if delayable && w.delay > 0 && !w.flushing {
+		w.queue = append(w.queue, msgs...)
+		w.size += size
+		if !w.held {
+			w.held = true
+			if w.timer == nil {
+				w.timer = time.AfterFunc(w.delay, w.flushHeld)
+			} else {
+				w.timer.Reset(w.delay)
+			}
+		}
+		return true
+	}
+	if w.held {
+		// A message that must not wait takes the held ones along.
+		w.held = false
+		w.timer.Stop() // a callback already started finds held false
+		w.queue = append(w.queue, msgs...)
+		w.size += size
+		w.flushQueueLocked()
+		return true
+	}
+	if !w.flushing && w.tryWrite != nil && len(msgs) <= w.maxBatch {
 		// Fast path: an idle connection gets the messages written at once
 		// by the caller, with no goroutine, unless the socket cannot take
 		// them all.
-		done, err := w.tryWrite(msgs...)
-		if err != nil {
-			w.closed = true
-			go w.onError(err)
-			return true
-		}
-		if !done {
-			w.pending = true
-			w.flushing = true
-			go w.drain()
-		}
+		w.tryWriteLocked(msgs)
 		return true
 	}
 	w.queue = append(w.queue, msgs...)
@@ -99,13 +146,63 @@ func (w *writer) enqueueLocked(msgs [][]byte, size int) bool {
 	return true
 }
 
+// tryWriteLocked writes msgs as one frame without waiting, leaving the rest
+// of the frame to a drain when the socket does not take it all.
+// Precondition: w.mu held, not flushing, tryWrite set.
+func (w *writer) tryWriteLocked(msgs [][]byte) {
+	done, err := w.tryWrite(msgs...)
+	if err != nil {
+		w.closed = true
+		go w.onError(err)
+		return
+	}
+	if !done {
+		w.pending = true
+		w.flushing = true
+		go w.drain()
+	}
+}
+
+// flushQueueLocked writes the queue now: in one frame without waiting when
+// it fits, else through a drain. Precondition: w.mu held, not flushing.
+func (w *writer) flushQueueLocked() {
+	if w.tryWrite != nil && len(w.queue) <= w.maxBatch {
+		w.tryWriteLocked(w.queue)
+		clear(w.queue)
+		w.queue = w.queue[:0]
+		w.size = 0
+		return
+	}
+	w.flushing = true
+	go w.drain()
+}
+
+// flushHeld is the delay timer's callback: it writes the held messages.
+func (w *writer) flushHeld() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.held || w.closed || w.flushing {
+		return // taken along by a message that could not wait, or closed
+	}
+	w.held = false
+	w.flushQueueLocked()
+}
+
 // batchPool holds frame batches for drains, so that an idle connection
 // keeps none and a busy one does not allocate per frame.
-var batchPool = sync.Pool{New: func() any { return new([maxMessagesInFrame][]byte) }}
+var batchPool = sync.Pool{New: func() any { b := make([][]byte, 0, defaultMaxMessagesInFrame); return &b }}
+
+// maxPooledBatch bounds the batches kept in batchPool (with
+// client.max_messages_in_frame -1 a burst could grow one without limit).
+const maxPooledBatch = 1024
 
 func (w *writer) drain() {
-	batch := batchPool.Get().(*[maxMessagesInFrame][]byte)
-	defer batchPool.Put(batch)
+	bp := batchPool.Get().(*[][]byte)
+	defer func() {
+		if cap(*bp) <= maxPooledBatch {
+			batchPool.Put(bp)
+		}
+	}()
 	for {
 		w.mu.Lock()
 		if w.pending && !w.closed {
@@ -124,8 +221,10 @@ func (w *writer) drain() {
 			w.mu.Unlock()
 			return
 		}
-		n := copy(batch[:], w.queue)
-		for i := 0; i < n; i++ {
+		n := min(len(w.queue), w.maxBatch)
+		batch := append((*bp)[:0], w.queue[:n]...)
+		*bp = batch
+		for i := range n {
 			w.size -= len(batch[i])
 			w.queue[i] = nil
 		}
@@ -135,10 +234,8 @@ func (w *writer) drain() {
 		}
 		w.mu.Unlock()
 
-		err := w.write(batch[:n]...)
-		for i := 0; i < n; i++ {
-			batch[i] = nil
-		}
+		err := w.write(batch...)
+		clear(batch)
 		if err != nil {
 			w.fail(err)
 			return
@@ -149,6 +246,7 @@ func (w *writer) drain() {
 // fail ends the drain after a write error.
 func (w *writer) fail(err error) {
 	w.mu.Lock()
+	w.stopHeldLocked()
 	w.closed = true
 	w.queue = nil
 	w.size = 0
@@ -163,12 +261,25 @@ func (w *writer) fail(err error) {
 func (w *writer) close(flush bool) {
 	w.mu.Lock()
 	if flush {
+		if w.held && !w.closed {
+			w.stopHeldLocked()
+			w.flushQueueLocked()
+		}
 		for w.flushing && !w.closed {
 			w.idle.Wait()
 		}
 	}
+	w.stopHeldLocked()
 	w.closed = true
 	w.queue = nil
 	w.size = 0
 	w.mu.Unlock()
+}
+
+// stopHeldLocked drops the delayed flush. Precondition: w.mu held.
+func (w *writer) stopHeldLocked() {
+	if w.held {
+		w.held = false
+		w.timer.Stop()
+	}
 }

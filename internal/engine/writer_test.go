@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -63,28 +64,40 @@ func (f *fakeSocket) snapshot() [][]string {
 	return append([][]string(nil), f.frames...)
 }
 
+// newTestWriter returns a writer over f with cfg; a write error fails the
+// test.
+func newTestWriter(t *testing.T, f *fakeSocket, cfg writerConfig) *writer {
+	t.Helper()
+	w := newWriter(cfg, f.write, func(error) { t.Error("unexpected error") })
+	w.tryWrite = f.tryWrite
+	return w
+}
+
+// writerState reports whether w is draining and whether it holds messages
+// for the write delay.
+func writerState(w *writer) (flushing, held bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.flushing, w.held
+}
+
 func TestWriterFastPath(t *testing.T) {
 	f := &fakeSocket{mode: "accept", written: make(chan struct{}, 1)}
-	w := newWriter(0, f.write, func(error) { t.Error("unexpected error") })
-	w.tryWrite = f.tryWrite
-	w.enqueue([]byte("a"))
+	w := newTestWriter(t, f, writerConfig{})
+	w.enqueue([]byte("a"), false)
 	if got := f.snapshot(); len(got) != 1 || got[0][0] != "a" {
 		t.Fatalf("fast path did not write inline: %v", got)
 	}
-	w.mu.Lock()
-	flushing := w.flushing
-	w.mu.Unlock()
-	if flushing {
+	if flushing, _ := writerState(w); flushing {
 		t.Fatal("fast path started a drain")
 	}
 }
 
 func TestWriterPartialWriteIsFinishedBeforeNextFrame(t *testing.T) {
 	f := &fakeSocket{mode: "partial", written: make(chan struct{}, 16)}
-	w := newWriter(0, f.write, func(error) { t.Error("unexpected error") })
-	w.tryWrite = f.tryWrite
-	w.enqueue([]byte("a"))
-	w.enqueue([]byte("b"))
+	w := newTestWriter(t, f, writerConfig{})
+	w.enqueue([]byte("a"), false)
+	w.enqueue([]byte("b"), false)
 	deadline := time.Now().Add(2 * time.Second)
 	for {
 		got := f.snapshot()
@@ -104,29 +117,136 @@ func TestWriterPartialWriteIsFinishedBeforeNextFrame(t *testing.T) {
 func TestWriterFastPathError(t *testing.T) {
 	f := &fakeSocket{mode: "fail"}
 	failed := make(chan struct{})
-	w := newWriter(0, f.write, func(error) { close(failed) })
+	w := newWriter(writerConfig{}, f.write, func(error) { close(failed) })
 	w.tryWrite = f.tryWrite
-	w.enqueue([]byte("a"))
+	w.enqueue([]byte("a"), false)
 	select {
 	case <-failed:
 	case <-time.After(2 * time.Second):
 		t.Fatal("error not reported")
 	}
-	if w.enqueue([]byte("b")) {
+	if w.enqueue([]byte("b"), false) {
 		t.Fatal("closed writer accepted a message")
 	}
 }
 
 func TestWriterQueueLimit(t *testing.T) {
 	block := make(chan struct{})
-	w := newWriter(10, func(msgs ...[]byte) error { <-block; return nil }, func(error) {})
+	w := newWriter(writerConfig{maxSize: 10}, func(msgs ...[]byte) error { <-block; return nil }, func(error) {})
 	for i := 0; i < 2; i++ {
-		if !w.enqueue([]byte("12345")) {
+		if !w.enqueue([]byte("12345"), false) {
 			t.Fatalf("message %d within the limit refused", i+1)
 		}
 	}
-	if w.enqueue([]byte("123456789012")) {
+	if w.enqueue([]byte("123456789012"), false) {
 		t.Fatal("over limit accepted")
 	}
 	close(block)
+}
+
+// waitFrames polls f until it recorded n frames and returns them.
+func waitFrames(t *testing.T, f *fakeSocket, n int) [][]string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := f.snapshot()
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("frames %v, want %d", got, n)
+		}
+		time.Sleep(time.Millisecond) // polling interval, not an assertion
+	}
+}
+
+// TestWriterDelayHoldsDelayableMessages: with a write delay, a fan-out's
+// messages wait (nothing is written) and go out together, in one frame and
+// in order, when the delay's timer fires (called directly here).
+func TestWriterDelayHoldsDelayableMessages(t *testing.T) {
+	f := &fakeSocket{mode: "accept"}
+	w := newTestWriter(t, f, writerConfig{delay: time.Hour})
+	w.enqueue([]byte("a"), true)
+	w.enqueueDelayable([][]byte{[]byte("b"), []byte("c")})
+	if got := f.snapshot(); len(got) != 0 {
+		t.Fatalf("held messages written before the delay: %v", got)
+	}
+	w.flushHeld()
+	got := f.snapshot()
+	if len(got) != 1 || strings.Join(got[0], ",") != "a,b,c" {
+		t.Fatalf("frames %v, want one frame a,b,c", got)
+	}
+	w.flushHeld() // a late timer callback writes nothing more
+	if got := f.snapshot(); len(got) != 1 {
+		t.Fatalf("frames after a second flush %v", got)
+	}
+}
+
+// TestWriterImmediateMessageTakesHeldAlong: a reply does not wait for the
+// delay, and takes the held messages along, before it, in one frame.
+func TestWriterImmediateMessageTakesHeldAlong(t *testing.T) {
+	f := &fakeSocket{mode: "accept"}
+	w := newTestWriter(t, f, writerConfig{delay: time.Hour})
+	w.enqueue([]byte("pub1"), true)
+	w.enqueue([]byte("pub2"), true)
+	w.enqueue([]byte("reply"), false)
+	got := f.snapshot()
+	if len(got) != 1 || strings.Join(got[0], ",") != "pub1,pub2,reply" {
+		t.Fatalf("frames %v, want one frame pub1,pub2,reply", got)
+	}
+	if _, held := writerState(w); held {
+		t.Fatal("still holding after the immediate write")
+	}
+}
+
+// TestWriterDelayTimerFires: held messages go out by themselves once the
+// delay has passed.
+func TestWriterDelayTimerFires(t *testing.T) {
+	f := &fakeSocket{mode: "accept"}
+	w := newTestWriter(t, f, writerConfig{delay: 5 * time.Millisecond})
+	w.enqueue([]byte("x"), true)
+	if got := waitFrames(t, f, 1); got[0][0] != "x" {
+		t.Fatalf("frames %v", got)
+	}
+	w.enqueue([]byte("y"), true) // the timer is armed again
+	if got := waitFrames(t, f, 2); got[1][0] != "y" {
+		t.Fatalf("frames %v", got)
+	}
+}
+
+// TestWriterMaxMessagesInFrame: no frame carries more than maxBatch
+// messages, whether written at once or held.
+func TestWriterMaxMessagesInFrame(t *testing.T) {
+	for _, delay := range []time.Duration{0, time.Hour} {
+		f := &fakeSocket{mode: "accept"}
+		w := newWriter(writerConfig{maxBatch: 2, delay: delay}, f.write, func(error) { t.Error("unexpected error") })
+		w.tryWrite = f.tryWrite
+		w.enqueueDelayable([][]byte{[]byte("a"), []byte("b"), []byte("c")})
+		if delay > 0 {
+			w.flushHeld()
+		}
+		got := waitFrames(t, f, 2)
+		if len(got) != 2 || strings.Join(got[0], ",") != "a,b" || strings.Join(got[1], ",") != "c" {
+			t.Fatalf("delay %s: frames %v, want a,b then c", delay, got)
+		}
+	}
+}
+
+// TestWriterCloseFlushesHeld: a polite close writes what is held first; the
+// held messages count against the queue limit.
+func TestWriterCloseFlushesHeld(t *testing.T) {
+	f := &fakeSocket{mode: "accept"}
+	w := newTestWriter(t, f, writerConfig{delay: time.Hour, maxSize: 10})
+	for i := range 2 {
+		if !w.enqueue([]byte("12345"), true) {
+			t.Fatalf("held message %d within the limit refused", i+1)
+		}
+	}
+	if w.enqueue([]byte("1"), true) {
+		t.Fatal("a held message over the limit was accepted")
+	}
+	w.close(true)
+	if got := f.snapshot(); len(got) != 1 || strings.Join(got[0], ",") != "12345,12345" {
+		t.Fatalf("frames %v, want the held messages written before closing", got)
+	}
 }

@@ -298,3 +298,28 @@ func TestRawRecoveryEdgeCases(t *testing.T) {
 		t.Errorf("recover from offset 0 = %v, want recovered with 3 publications", r)
 	}
 }
+
+// TestWriteDelayBatchesPublications: with client.write_delay, publications
+// published one after another within the delay reach the client in one
+// WebSocket frame, in order, while replies are written at once (the
+// subscribe reply does not wait for the delay to take publications along).
+func TestWriteDelayBatchesPublications(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, withClient(map[string]any{"write_delay": "500ms"}))
+	c := dialRaw(t, s)
+	c.connectJSON(connToken(t, "u1", nil))
+	c.sendText(`{"id":2,"subscribe":{"channel":"plain"}}`)
+	if r := c.nextNonPingJSON(waitTimeout); r["id"] != float64(2) || r["subscribe"] == nil {
+		t.Fatalf("subscribe reply = %v", r)
+	}
+	frames := c.frames
+	for i := 1; i <= 3; i++ { // three API calls, each answered before the next
+		s.publish(t, "plain", map[string]any{"n": i})
+	}
+	for i := 1; i <= 3; i++ {
+		expectJSON(t, c.nextNonPingJSON(waitTimeout), fmt.Sprintf(`{"push":{"channel":"plain","pub":{"data":{"n":%d}}}}`, i))
+	}
+	if got := c.frames - frames; got != 1 {
+		t.Fatalf("3 publications came in %d frames, want 1 (held for client.write_delay)", got)
+	}
+}
