@@ -293,3 +293,29 @@ func TestSDKFanOutOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestSDKWithWriteDelay: with client.write_delay, centrifuge-go receives
+// every publication, in order and with its offset, from frames that carry
+// several of them, and its RPC-style calls (a client publish) are answered
+// without waiting for the delay to pass.
+func TestSDKWithWriteDelay(t *testing.T) {
+	t.Parallel()
+	forEachProtocol(t, func(t *testing.T, p sdkProtocol) {
+		s := startServer(t, withClient(map[string]any{"write_delay": "50ms", "max_messages_in_frame": 4}))
+		c, _ := connectSDK(t, s, p, "u1")
+		sub, _ := subscribe(t, c, "chat:wd", centrifuge.SubscriptionConfig{})
+		const n = 30
+		for i := 1; i <= n; i++ {
+			s.publish(t, "chat:wd", map[string]any{"n": i})
+		}
+		for i := 1; i <= n; i++ {
+			if pub := sub.expectPub(t, fmt.Sprintf(`{"n":%d}`, i)); pub.Offset != uint64(i) {
+				t.Fatalf("publication %d has offset %d", i, pub.Offset)
+			}
+		}
+		if _, err := sub.Publish(t.Context(), []byte(`{"from":"client"}`)); err != nil {
+			t.Fatalf("client publish: %v", err)
+		}
+		sub.expectPub(t, `{"from":"client"}`)
+	})
+}
