@@ -28,6 +28,7 @@ func newAPIClient(o Options, workers int) *apiClient {
 		MaxIdleConnsPerHost: workers + 4,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
+		TLSClientConfig:     o.TLS,
 	}
 	return &apiClient{
 		url: o.APIURL + "/publish",

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -24,6 +25,7 @@ type dialer struct {
 	url         string
 	proto       protocol.Type
 	subprotocol string
+	tls         *tls.Config // for wss://; nil: the system's roots
 	secret      []byte
 	timeout     time.Duration
 	nds         []*net.Dialer
@@ -36,7 +38,7 @@ func newDialer(o Options) (*dialer, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &dialer{url: o.WSURL, proto: t, timeout: o.Timeout, subprotocol: "centrifuge-json"}
+	d := &dialer{url: o.WSURL, proto: t, timeout: o.Timeout, subprotocol: "centrifuge-json", tls: o.TLS}
 	if t == protocol.TypeProtobuf {
 		d.subprotocol = "centrifuge-protobuf"
 	}
@@ -110,7 +112,7 @@ func (d *dialer) dial(ctx context.Context, n int, onPub pubHandler) (*conn, erro
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	nd := d.nds[int(d.next.Add(1)-1)%len(d.nds)]
-	nc, rest, err := dialWS(ctx, nd, d.url, d.subprotocol)
+	nc, rest, err := dialWS(ctx, nd, d.url, d.subprotocol, d.tls)
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}

@@ -60,6 +60,13 @@ type fakeConn struct {
 // end of the test.
 func newFakeServer(t *testing.T, faults map[int]fault) *fakeServer {
 	t.Helper()
+	return startFakeServer(t, faults, false)
+}
+
+// startFakeServer is newFakeServer, serving TLS (httptest's certificate)
+// when useTLS is set.
+func startFakeServer(t *testing.T, faults map[int]fault, useTLS bool) *fakeServer {
+	t.Helper()
 	f := &fakeServer{t: t, faults: faults, ping: 20 * time.Millisecond,
 		subs: map[string][]*fakeConn{}, remotes: map[string]bool{}}
 	mux := http.NewServeMux()
@@ -70,7 +77,11 @@ func newFakeServer(t *testing.T, faults map[int]fault) *fakeServer {
 		t.Fatal(err)
 	}
 	f.srv = &httptest.Server{Listener: ln, Config: &http.Server{Handler: mux}}
-	f.srv.Start()
+	if useTLS {
+		f.srv.StartTLS()
+	} else {
+		f.srv.Start()
+	}
 	t.Cleanup(f.srv.Close)
 	return f
 }

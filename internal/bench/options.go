@@ -2,12 +2,15 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -40,6 +43,10 @@ type Options struct {
 	// AllowRemote permits non-loopback targets; otherwise Validate refuses
 	// them.
 	AllowRemote bool
+	// TLS is the client TLS configuration for wss:// and https:// targets
+	// (for example a pool trusting a test certificate); nil means the
+	// system's roots. ServerName defaults to the target's host.
+	TLS *tls.Config
 	// SourceAddrs is a range "A-B" or comma list of local IPv4 addresses to
 	// spread connections over when the WebSocket target is loopback, so that
 	// ephemeral ports never run out. Zero value means
@@ -226,4 +233,18 @@ func (o Options) sourcesFor() []net.IP {
 	}
 	srcs, _ := parseSourceAddrs(o.SourceAddrs)
 	return srcs
+}
+
+// TLSConfigFromCA returns a client TLS configuration trusting the PEM
+// certificates in file (only those).
+func TLSConfigFromCA(file string) (*tls.Config, error) {
+	pemBytes, err := os.ReadFile(file) //nolint:gosec // a path the user gave
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		return nil, fmt.Errorf("%s: no PEM certificate found", file)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }

@@ -3,15 +3,19 @@ package bench_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/heraldrt/herald/internal/bench"
+	"github.com/heraldrt/herald/internal/testutil/testcert"
 )
 
 // options returns bench options aimed at f with short phases.
@@ -311,5 +315,60 @@ func eventually(t *testing.T, timeout time.Duration, cond func() bool, msg strin
 		}
 		runtime.Gosched()
 		<-time.After(5 * time.Millisecond)
+	}
+}
+
+// TestFanoutOverTLS: with Options.TLS trusting the server's certificate,
+// the tool loads a wss:// and https:// server; without it, the unknown
+// certificate is refused.
+func TestFanoutOverTLS(t *testing.T) {
+	f := startFakeServer(t, nil, true)
+	o := options(f, "json")
+	if !strings.HasPrefix(o.WSURL, "wss://") || !strings.HasPrefix(o.APIURL, "https://") {
+		t.Fatalf("targets %s %s, want wss and https", o.WSURL, o.APIURL)
+	}
+	rep, err := bench.Fanout(context.Background(), o, bench.FanoutConfig{Subscribers: 2, Channels: 1, Rate: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Figures["connect_failures"] != 2 || rep.Figures["publishes_ok"] != 0 {
+		t.Fatalf("a server with an untrusted certificate was loaded: %v %v", rep.Figures, rep.Errors)
+	}
+	for e := range rep.Errors {
+		if !strings.Contains(e, "unknown authority") {
+			t.Fatalf("error %q, want the untrusted certificate", e)
+		}
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(f.srv.Certificate())
+	o.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	rep, err = bench.Fanout(context.Background(), o, bench.FanoutConfig{Subscribers: 4, Channels: 2, Rate: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := rep.Delivery; d.Expected == 0 || d.Delivered != d.Expected || d.Lost != 0 || d.Duplicates != 0 || d.OrderViolations != 0 {
+		t.Fatalf("delivery over TLS = %+v; errors %v", *d, rep.Errors)
+	}
+}
+
+func TestTLSConfigFromCA(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := bench.TLSConfigFromCA(filepath.Join(dir, "missing.pem")); err == nil {
+		t.Error("a missing file was accepted")
+	}
+	bad := filepath.Join(dir, "bad.pem")
+	if err := os.WriteFile(bad, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bench.TLSConfigFromCA(bad); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
+		t.Errorf("a file without a certificate: %v", err)
+	}
+	certPEM, _ := testcert.New(t)
+	good := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(good, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := bench.TLSConfigFromCA(good); err != nil || cfg.RootCAs == nil {
+		t.Errorf("a certificate file: %v, %v", cfg, err)
 	}
 }

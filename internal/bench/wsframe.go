@@ -44,10 +44,11 @@ func (e *closeError) Error() string {
 	return fmt.Sprintf("websocket closed by server: %d %s", e.code, e.reason)
 }
 
-// dialWS opens a WebSocket connection to rawURL (ws or wss) through nd,
-// asking for subprotocol, and returns it with the bytes that arrived after
-// the handshake response (the start of the first frames).
-func dialWS(ctx context.Context, nd *net.Dialer, rawURL, subprotocol string) (net.Conn, []byte, error) {
+// dialWS opens a WebSocket connection to rawURL (ws or wss, with tlsCfg or
+// the system's roots when nil) through nd, asking for subprotocol, and
+// returns it with the bytes that arrived after the handshake response (the
+// start of the first frames).
+func dialWS(ctx context.Context, nd *net.Dialer, rawURL, subprotocol string, tlsCfg *tls.Config) (net.Conn, []byte, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, nil, err
@@ -61,7 +62,14 @@ func dialWS(ctx context.Context, nd *net.Dialer, rawURL, subprotocol string) (ne
 		return nil, nil, err
 	}
 	if u.Scheme == "wss" {
-		tc := tls.Client(nc, &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12})
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if tlsCfg != nil {
+			cfg = tlsCfg.Clone()
+		}
+		if cfg.ServerName == "" {
+			cfg.ServerName = u.Hostname()
+		}
+		tc := tls.Client(nc, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			_ = nc.Close()
 			return nil, nil, err

@@ -23,6 +23,7 @@ func benchCmd(stdout, stderr io.Writer) *cobra.Command {
 		jsonOut  bool
 		plotDir  string
 		quiet    bool
+		caCert   string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -42,6 +43,7 @@ server's CPU, memory, descriptors and threads. See docs/bench.md.`,
 	pf.IntVar(&o.ServerPID, "server-pid", 0, "server process id, to read its CPU, RSS, fds and threads from /proc")
 	pf.DurationVar(&o.Duration, "duration", 10*time.Second, "measured phase length (per round for churn)")
 	pf.BoolVar(&o.AllowRemote, "allow-remote", false, "allow non-loopback targets")
+	pf.StringVar(&caCert, "ca-cert", "", "PEM file of certificates to trust for wss:// and https:// targets (default: the system's roots)")
 	pf.StringVar(&o.SourceAddrs, "source-addrs", "127.0.0.2-127.0.0.250", `local addresses to spread loopback connections over ("none" to disable)`)
 	pf.IntVar(&o.ConnectConcurrency, "connect-concurrency", 128, "connections set up at once")
 	pf.DurationVar(&o.Timeout, "timeout", 10*time.Second, "timeout of one network step")
@@ -56,6 +58,13 @@ server's CPU, memory, descriptors and threads. See docs/bench.md.`,
 		return func(*cobra.Command, []string) error {
 			if o.TokenSecret != "" && insecure {
 				return fmt.Errorf("--token-secret and --insecure exclude each other")
+			}
+			if caCert != "" {
+				cfg, err := bench.TLSConfigFromCA(caCert)
+				if err != nil {
+					return fmt.Errorf("--ca-cert: %w", err)
+				}
+				o.TLS = cfg
 			}
 			if !quiet {
 				o.Progress = stderr
