@@ -29,7 +29,8 @@
 // TLS connections accepted through an nbtls listener (Herald's HTTP server
 // uses one) are served by the reactor too: reads go through crypto/tls over
 // non-blocking socket reads (nbtls), so an idle one holds no goroutine
-// either; their writes are crypto/tls writes, made by the session's writer.
+// either; writes go through crypto/tls without waiting for the socket (what
+// it refuses waits in nbtls for the session's writer).
 // Connections whose net.Conn exposes no file descriptor (a TLS listener of
 // crypto/tls itself, in tests) keep a read loop in the goroutine of the
 // upgrade request, with the same frame code in blocking mode.
