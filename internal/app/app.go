@@ -184,6 +184,7 @@ func (a *App) listen(addr string, h http.Handler, tlsCfg *tls.Config) error {
 		// tls.Conn an nbtls.Conn lets the WebSocket reactor read upgraded
 		// connections without a goroutine each.
 		ln = nbtls.NewListener(ln, tlsCfg)
+		srv.ConnContext = nbtls.ConnContext
 	} else {
 		mux, _ := h.(*http.ServeMux)
 		ln = a.split(ln, addr, h, mux != nil && mux == a.apiMux, mux != nil && mux == a.wsMux)

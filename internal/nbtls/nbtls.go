@@ -24,6 +24,7 @@
 package nbtls
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -220,4 +221,27 @@ func (l *listener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	return tls.Server(&Conn{Conn: c}, l.cfg), nil
+}
+
+// servedKey marks a request context whose connection has a Conn under its
+// tls.Conn.
+type servedKey struct{}
+
+// ConnContext is an http.Server.ConnContext that marks the requests of a
+// connection accepted through NewListener, for Served.
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := c.(*tls.Conn); ok {
+		if _, ok := tc.NetConn().(*Conn); ok {
+			return context.WithValue(ctx, servedKey{}, true)
+		}
+	}
+	return ctx
+}
+
+// Served reports whether the request whose context is ctx came over a TLS
+// connection with a Conn under it (marked by ConnContext): a handler that
+// hijacks it can switch it to non-blocking mode.
+func Served(ctx context.Context) bool {
+	v, _ := ctx.Value(servedKey{}).(bool)
+	return v
 }

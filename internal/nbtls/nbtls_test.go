@@ -273,3 +273,24 @@ func nonblocking(t *testing.T, server *tls.Conn) *nbtls.Conn {
 	}
 	return nb
 }
+
+// TestConnContextMarksServedConnections: only a tls.Conn with a Conn under
+// it marks the request context.
+func TestConnContextMarksServedConnections(t *testing.T) {
+	server, _ := pair(t, 0)
+	if !nbtls.Served(nbtls.ConnContext(t.Context(), server)) {
+		t.Error("a connection of the nbtls listener is not marked")
+	}
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	if nbtls.Served(nbtls.ConnContext(t.Context(), a)) {
+		t.Error("a plain connection is marked")
+	}
+	if nbtls.Served(nbtls.ConnContext(t.Context(), tls.Server(a, &tls.Config{}))) {
+		t.Error("a TLS connection of another listener is marked")
+	}
+	if nbtls.Served(t.Context()) {
+		t.Error("an unmarked context reports served")
+	}
+}

@@ -5,6 +5,7 @@ package rawhttp
 
 import (
 	"bufio"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"testing"
@@ -22,6 +23,22 @@ func Open(t testing.TB, addr, req string, extra []byte, timeout time.Duration) (
 	if err != nil {
 		t.Fatal(err)
 	}
+	return exchange(t, c, req, extra, timeout)
+}
+
+// OpenTLS is Open over TLS with the client configuration cfg.
+func OpenTLS(t testing.TB, addr string, cfg *tls.Config, req string, extra []byte, timeout time.Duration) (net.Conn, *bufio.Reader, *http.Response) {
+	t.Helper()
+	c, err := tls.Dial("tcp", addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exchange(t, c, req, extra, timeout)
+}
+
+// exchange writes the request on c and reads the response head; see Open.
+func exchange(t testing.TB, c net.Conn, req string, extra []byte, timeout time.Duration) (net.Conn, *bufio.Reader, *http.Response) {
+	t.Helper()
 	t.Cleanup(func() { _ = c.Close() })
 	_ = c.SetDeadline(time.Now().Add(timeout))
 	if _, err := c.Write(append([]byte(req), extra...)); err != nil {

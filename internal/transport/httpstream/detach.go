@@ -2,14 +2,17 @@ package httpstream
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 
 	"net/http"
 	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/heraldrt/herald/internal/nbtls"
 	"github.com/heraldrt/herald/internal/netpoll"
 	"github.com/heraldrt/herald/internal/rawio"
 )
@@ -35,18 +38,19 @@ func NewReactor() *Reactor { return &Reactor{} }
 func (rt *Reactor) Close() error { return rt.lazy.Close() }
 
 // Detach hands the rest of the stream to the reactor rt so that the
-// handler can return: it hijacks the HTTP/1.x connection of r (plain TCP
-// only), after which writes go to it as chunks (or raw bytes for an
-// HTTP/1.0 client) and the reactor watches it; when the client goes away,
-// gone is called on a goroutine of its own. It returns false, having
-// changed nothing, when the stream cannot be detached (rt nil or closed,
-// HTTP/2, TLS, stream closed, deferred close in force); the handler
+// handler can return: it hijacks the HTTP/1.x connection of r (plain TCP,
+// or TLS accepted through an nbtls listener whose server marks requests
+// with nbtls.ConnContext), after which writes go to it as chunks (or raw
+// bytes for an HTTP/1.0 client) and the reactor watches it; when the
+// client goes away, gone is called on a goroutine of its own. It returns
+// false, having changed nothing, when the stream cannot be detached (rt nil
+// or closed, HTTP/2, other TLS, stream closed, deferred close in force); the handler
 // then keeps waiting as before. Once it returned true the handler must not
 // touch w again. A stream whose response has not started yet (the engine
 // writes its first reply a moment later) gets its status line and the
 // header of w written by Detach.
 func (s *Stream) Detach(w http.ResponseWriter, r *http.Request, rt *Reactor, gone func()) bool {
-	if rt == nil || r.ProtoMajor != 1 || r.TLS != nil {
+	if rt == nil || r.ProtoMajor != 1 || (r.TLS != nil && !nbtls.Served(r.Context())) {
 		return false
 	}
 	s.mu.Lock()
@@ -92,11 +96,7 @@ func (s *Stream) Detach(w http.ResponseWriter, r *http.Request, rt *Reactor, gon
 		}
 	}
 	_ = nc.SetDeadline(time.Time{}) // the server's read and write timeouts no longer apply
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return fail()
-	}
-	rc, err := sc.SyscallConn()
+	rc, err := s.rawConnLocked(nc)
 	if err != nil {
 		return fail()
 	}
@@ -112,9 +112,34 @@ func (s *Stream) Detach(w http.ResponseWriter, r *http.Request, rt *Reactor, gon
 	return true
 }
 
+// rawConnLocked returns the socket of the hijacked connection nc for the
+// reactor; a TLS connection (nbtls under it) is switched to non-blocking
+// reads and writes. Precondition: s.mu held.
+func (s *Stream) rawConnLocked(nc net.Conn) (syscall.RawConn, error) {
+	if tc, ok := nc.(*tls.Conn); ok {
+		nb, ok := tc.NetConn().(*nbtls.Conn)
+		if !ok {
+			return nil, errors.ErrUnsupported
+		}
+		rc, err := nb.SetNonblocking()
+		if err == nil {
+			s.rawTLS = nb
+		}
+		return rc, err
+	}
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	return sc.SyscallConn()
+}
+
 // onReadable discards what the client sends on a detached stream and
 // notices when it goes away.
 func (s *Stream) onReadable() netpoll.Status {
+	if s.rawTLS != nil {
+		return s.onReadableTLS()
+	}
 	var buf [512]byte
 	for range 16 {
 		n, rerr, cerr := rawio.ReadNow(s.rawRC, buf[:])
@@ -124,16 +149,47 @@ func (s *Stream) onReadable() netpoll.Status {
 		case errors.Is(rerr, syscall.EAGAIN):
 			return netpoll.Wait
 		case rerr != nil || n == 0: // reset, or EOF: the client went away
-			s.mu.Lock()
-			f := s.endGoneLocked()
-			s.mu.Unlock()
-			if f != nil {
-				go f()
-			}
-			return netpoll.Stop
+			return s.clientGone()
 		}
 	}
 	return netpoll.Again
+}
+
+// onReadableTLS is onReadable for a TLS stream: what the client sends is
+// decrypted (crypto/tls needs the records, alerts included) and discarded.
+func (s *Stream) onReadableTLS() netpoll.Status {
+	var buf [512]byte
+	for range 16 {
+		n, err := s.raw.Read(buf[:])
+		if n > 0 {
+			continue
+		}
+		if errors.Is(err, nbtls.ErrWouldBlock) {
+			more, ferr := s.rawTLS.Fill()
+			if ferr == nil && more {
+				continue
+			}
+			if ferr == nil {
+				return netpoll.Wait
+			}
+		}
+		// EOF, an alert, a reset, or closed by us (then the stream is
+		// closed already and nothing is called).
+		return s.clientGone()
+	}
+	return netpoll.Again
+}
+
+// clientGone ends a detached stream whose client went away, runs its gone
+// callback on a goroutine of its own, and stops the watch.
+func (s *Stream) clientGone() netpoll.Status {
+	s.mu.Lock()
+	f := s.endGoneLocked()
+	s.mu.Unlock()
+	if f != nil {
+		go f()
+	}
+	return netpoll.Stop
 }
 
 // endGoneLocked ends a detached stream whose client is gone (or whose
@@ -170,9 +226,15 @@ func (s *Stream) writeRawLocked(body []byte) error {
 	} else {
 		s.rawBuf = nil // do not keep a burst's buffer on an idle stream
 	}
-	_ = s.raw.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+	deadline := time.Now().Add(s.opts.WriteTimeout)
+	_ = s.raw.SetWriteDeadline(deadline)
 	if _, err := s.raw.Write(out); err != nil {
 		return fmt.Errorf("httpstream: write: %w", err)
+	}
+	if s.rawTLS != nil {
+		if err := s.rawTLS.Flush(deadline); err != nil { // what the socket did not take at once
+			return fmt.Errorf("httpstream: write: %w", err)
+		}
 	}
 	return nil
 }
@@ -185,8 +247,11 @@ func (s *Stream) endRawLocked(polite bool) {
 	}
 	s.rawDone = true
 	if polite && s.chunked {
-		_ = s.raw.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
-		_, _ = s.raw.Write([]byte("0\r\n\r\n"))
+		deadline := time.Now().Add(s.opts.WriteTimeout)
+		_ = s.raw.SetWriteDeadline(deadline)
+		if _, err := s.raw.Write([]byte("0\r\n\r\n")); err == nil && s.rawTLS != nil {
+			_ = s.rawTLS.Flush(deadline)
+		}
 	}
 	if s.watch != nil {
 		s.watch.Detach()

@@ -21,11 +21,20 @@ import (
 type env struct {
 	node *engine.Node
 	srv  *httptest.Server
+	// tlsClient is set when srv serves TLS (newTLSEnv): post goes over
+	// https with it.
+	tlsClient *http.Client
 }
 
 // newEnv serves the handlers with cfg; without a Reactor in cfg they get
 // one (streams are detached, as in production).
 func newEnv(t testing.TB, edit func(*config.Client), cfg httpstream.Config) *env {
+	t.Helper()
+	return startEnv(t, edit, cfg, httptest.NewServer)
+}
+
+// startEnv is newEnv with the server started by start (given the handler).
+func startEnv(t testing.TB, edit func(*config.Client), cfg httpstream.Config, start func(http.Handler) *httptest.Server) *env {
 	t.Helper()
 	if cfg.Reactor == nil {
 		rt := httpstream.NewReactor()
@@ -44,7 +53,7 @@ func newEnv(t testing.TB, edit func(*config.Client), cfg httpstream.Config) *env
 	mux.Handle("/connection/http_stream", httpstream.NewHTTPStreamHandler(newSession, cfg, nil))
 	mux.Handle("/connection/sse", httpstream.NewSSEHandler(newSession, cfg, nil))
 	mux.Handle("/emulation", httpstream.NewEmulationHandler(httpstream.ClusterRouter{Node: n}, cfg, nil))
-	srv := httptest.NewServer(mux)
+	srv := start(mux)
 	t.Cleanup(srv.Close)
 	return &env{node: n, srv: srv}
 }
@@ -107,7 +116,11 @@ func (e *env) emulate(t *testing.T, node, session, frame string) int {
 
 func (e *env) post(t *testing.T, path, contentType, body string) int {
 	t.Helper()
-	resp, err := e.srv.Client().Post(e.srv.URL+path, contentType, strings.NewReader(body))
+	base, client := e.srv.URL, e.srv.Client()
+	if e.tlsClient != nil {
+		base, client = "https://"+strings.TrimPrefix(e.srv.URL, "http://"), e.tlsClient
+	}
+	resp, err := client.Post(base+path, contentType, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/heraldrt/herald/internal/engine"
+	"github.com/heraldrt/herald/internal/nbtls"
 	"github.com/heraldrt/herald/internal/netpoll"
 	"github.com/heraldrt/herald/internal/protocol"
 	pb "github.com/heraldrt/herald/internal/protocol/protocolpb"
@@ -79,6 +80,7 @@ type Stream struct {
 	// w from then on; guarded by mu.
 	raw     net.Conn
 	rawRC   syscall.RawConn
+	rawTLS  *nbtls.Conn // under raw when it is TLS: reads and writes do not wait
 	chunked bool
 	rawBuf  []byte
 	rawDone bool // the connection was closed
