@@ -124,22 +124,20 @@ func (c *Conn) Fill() (bool, error) {
 		c.buf = fillPool.Get().(*[]byte)
 	}
 	n, err, cerr := rawio.ReadNow(c.rc, *c.buf)
-	switch {
-	case cerr != nil:
-		c.release()
-		return false, cerr // closed
-	case errors.Is(err, syscall.EAGAIN):
-		c.release()
-		return false, nil
-	case err != nil:
-		c.release()
-		return false, err
-	case n == 0:
-		c.release()
-		c.eof = true
+	if n > 0 && err == nil && cerr == nil {
+		c.unread = (*c.buf)[:n]
 		return true, nil
 	}
-	c.unread = (*c.buf)[:n]
+	c.release()
+	switch {
+	case cerr != nil:
+		return false, cerr // closed
+	case errors.Is(err, syscall.EAGAIN):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	c.eof = true
 	return true, nil
 }
 
@@ -223,6 +221,16 @@ func (l *listener) Accept() (net.Conn, error) {
 	return tls.Server(&Conn{Conn: c}, l.cfg), nil
 }
 
+// Of returns the Conn under c when c is a *tls.Conn accepted through
+// NewListener, else nil.
+func Of(c net.Conn) *Conn {
+	if tc, ok := c.(*tls.Conn); ok {
+		nb, _ := tc.NetConn().(*Conn)
+		return nb
+	}
+	return nil
+}
+
 // servedKey marks a request context whose connection has a Conn under its
 // tls.Conn.
 type servedKey struct{}
@@ -230,10 +238,8 @@ type servedKey struct{}
 // ConnContext is an http.Server.ConnContext that marks the requests of a
 // connection accepted through NewListener, for Served.
 func ConnContext(ctx context.Context, c net.Conn) context.Context {
-	if tc, ok := c.(*tls.Conn); ok {
-		if _, ok := tc.NetConn().(*Conn); ok {
-			return context.WithValue(ctx, servedKey{}, true)
-		}
+	if Of(c) != nil {
+		return context.WithValue(ctx, servedKey{}, true)
 	}
 	return ctx
 }

@@ -67,10 +67,11 @@ func do(rc syscall.RawConn, buf []byte, write, wait bool) (n int, err, cerr erro
 	return n, err, cerr
 }
 
-// ReadNow does one non-blocking read(2) into p through rc, never waiting
-// in the runtime poller. It returns the system call's result (err is
-// syscall.EAGAIN when nothing has arrived; n is 0 with a nil err at end of
-// stream) and cerr, the error of rc itself (the connection is closed).
+// ReadNow does one non-blocking read (netpoll.Read) into p through rc,
+// never waiting in the runtime poller. It returns the system call's result
+// (err is syscall.EAGAIN when nothing has arrived; n is 0 with a nil err at
+// end of stream) and cerr, the error of rc itself (the connection is
+// closed).
 func ReadNow(rc syscall.RawConn, p []byte) (n int, err, cerr error) {
 	return do(rc, p, false, false)
 }
@@ -85,9 +86,9 @@ func WriteNow(rc syscall.RawConn, b []byte) (int, error) {
 	return n, cerr
 }
 
-// WriteFD writes b to the non-blocking descriptor fd with write(2) calls
-// until it is written or the socket is full (EAGAIN, not an error). The
-// caller guarantees that fd stays open during the call.
+// WriteFD writes b to the non-blocking descriptor fd with netpoll.Write
+// calls until it is written or the socket is full (EAGAIN, not an error).
+// The caller guarantees that fd stays open during the call.
 func WriteFD(fd int, b []byte) (n int, err error) {
 	for n < len(b) {
 		m, e := netpoll.Write(fd, b[n:])

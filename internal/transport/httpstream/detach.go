@@ -2,7 +2,6 @@ package httpstream
 
 import (
 	"bytes"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -116,11 +115,7 @@ func (s *Stream) Detach(w http.ResponseWriter, r *http.Request, rt *Reactor, gon
 // reactor; a TLS connection (nbtls under it) is switched to non-blocking
 // reads and writes. Precondition: s.mu held.
 func (s *Stream) rawConnLocked(nc net.Conn) (syscall.RawConn, error) {
-	if tc, ok := nc.(*tls.Conn); ok {
-		nb, ok := tc.NetConn().(*nbtls.Conn)
-		if !ok {
-			return nil, errors.ErrUnsupported
-		}
+	if nb := nbtls.Of(nc); nb != nil {
 		rc, err := nb.SetNonblocking()
 		if err == nil {
 			s.rawTLS = nb

@@ -49,7 +49,6 @@ package websocket
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -218,8 +217,8 @@ func (h *Handler) reactor() *netpoll.Poller {
 // reads c in the calling goroutine until it is closed.
 func (h *Handler) startReading(c *conn) {
 	if p := h.reactor(); p != nil {
-		if tc, ok := c.nc.(*tls.Conn); ok {
-			if nb, ok := tc.NetConn().(*nbtls.Conn); ok && h.startTLSReading(c, p, nb) {
+		if nb := nbtls.Of(c.nc); nb != nil {
+			if h.startTLSReading(c, p, nb) {
 				return
 			}
 		} else if sc, ok := c.nc.(syscall.Conn); ok {

@@ -180,16 +180,8 @@ func (c *conn) writeManyLocked(msgs [][]byte) error {
 	if c.writeErr != nil {
 		return c.writeErr
 	}
-	if c.out != nil {
-		if err := c.flushOutLocked(time.Now().Add(c.writeTimeout)); err != nil {
-			return err
-		}
-	}
-	if c.tls != nil {
-		if err := c.tls.Flush(time.Now().Add(c.writeTimeout)); err != nil {
-			c.writeErr = fmt.Errorf("websocket: write: %w", err)
-			return c.writeErr
-		}
+	if err := c.flushOutLocked(time.Now().Add(c.writeTimeout)); err != nil {
+		return err
 	}
 	if len(msgs) == 0 {
 		return nil
@@ -355,14 +347,21 @@ func (c *conn) keepLocked(bp *[]byte, rest []byte) {
 	putBuf(bp)
 }
 
-// flushOutLocked writes the unwritten output within deadline.
-// Precondition: writeMu held and c.out != nil.
+// flushOutLocked finishes, within deadline, what TryWriteMany left
+// unwritten: the rest of a frame (c.out), or on TLS the ciphertext nbtls
+// kept. Precondition: writeMu held.
 func (c *conn) flushOutLocked(deadline time.Time) error {
-	err := c.writeAllLocked(c.out, deadline)
-	if c.outBuf != nil {
-		putBuf(c.outBuf)
+	var err error
+	switch {
+	case c.out != nil:
+		err = c.writeAllLocked(c.out, deadline)
+		if c.outBuf != nil {
+			putBuf(c.outBuf)
+		}
+		c.out, c.outBuf = nil, nil
+	case c.tls != nil:
+		err = c.tls.Flush(deadline)
 	}
-	c.out, c.outBuf = nil, nil
 	if err != nil {
 		c.writeErr = fmt.Errorf("websocket: write: %w", err)
 		return c.writeErr
@@ -392,7 +391,7 @@ func (c *conn) writeRaw(b []byte) (int, error) {
 	return rawio.WriteNow(c.rc, b)
 }
 
-// writeFD writes b with write(2) calls on c.fd until the socket is full;
+// writeFD writes b to c.fd (rawio.WriteFD) until the socket is full;
 // ok is false when the connection is being closed (nothing was written).
 func (c *conn) writeFD(b []byte) (n int, err error, ok bool) {
 	c.fdUsers.Add(1)
@@ -405,7 +404,7 @@ func (c *conn) writeFD(b []byte) (n int, err error, ok bool) {
 }
 
 // writeAllLocked writes b within deadline: on a connection of the reactor
-// first without waiting (see writeNow), then, for what the socket did not
+// first without waiting (see writeRaw), then, for what the socket did not
 // take, a blocking write. Precondition: writeMu held.
 func (c *conn) writeAllLocked(b []byte, deadline time.Time) error {
 	rest := b
@@ -499,11 +498,9 @@ func (c *conn) writeControlLocked(opcode byte, payload []byte, deadline time.Tim
 	if c.writeErr != nil {
 		return c.writeErr
 	}
-	if c.out != nil {
-		// Never put a control frame inside an unfinished data frame.
-		if err := c.flushOutLocked(deadline); err != nil {
-			return err
-		}
+	// Never put a control frame inside an unfinished data frame.
+	if err := c.flushOutLocked(deadline); err != nil {
+		return err
 	}
 	var b [2 + maxControlPayloadLen]byte
 	n := putHeader(b[:], opcode, len(payload))
