@@ -5,10 +5,8 @@ import (
 	"context"
 	"crypto/sha1" //nolint:gosec // RFC 6455
 	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/heraldrt/herald/internal/netpoll"
+	"github.com/heraldrt/herald/internal/testutil/rawhttp"
 	"github.com/heraldrt/herald/internal/wsframe"
 )
 
@@ -48,39 +47,14 @@ func newScriptServer(t *testing.T) *scriptServer {
 
 // readClientFrame reads one masked client frame.
 func readClientFrame(br *bufio.Reader) (op byte, payload []byte, err error) {
-	var h [2]byte
-	if _, err = io.ReadFull(br, h[:]); err != nil {
-		return 0, nil, err
-	}
-	if h[1]&0x80 == 0 {
-		return 0, nil, errors.New("unmasked client frame")
-	}
-	n := int(h[1] & 0x7F)
-	switch n {
-	case 126:
-		var l [2]byte
-		_, err = io.ReadFull(br, l[:])
-		n = int(binary.BigEndian.Uint16(l[:]))
-	case 127:
-		var l [8]byte
-		_, err = io.ReadFull(br, l[:])
-		n = int(binary.BigEndian.Uint64(l[:])) //nolint:gosec // test sizes are small
-	}
+	b0, masked, payload, err := rawhttp.ReadFrame(br)
 	if err != nil {
 		return 0, nil, err
 	}
-	var mask [4]byte
-	if _, err = io.ReadFull(br, mask[:]); err != nil {
-		return 0, nil, err
+	if !masked {
+		return 0, nil, errors.New("unmasked client frame")
 	}
-	payload = make([]byte, n)
-	if _, err = io.ReadFull(br, payload); err != nil {
-		return 0, nil, err
-	}
-	for i := range payload {
-		payload[i] ^= mask[i&3]
-	}
-	return h[0] & 0x0F, payload, nil
+	return b0 & 0x0F, payload, nil
 }
 
 // accept completes the handshake and the connect and subscribe commands;

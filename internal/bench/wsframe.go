@@ -150,31 +150,18 @@ func parseHeader(b []byte) (h frameHeader, ok bool, err error) {
 	if b[0]&0x70 != 0 {
 		return h, false, fmt.Errorf("%w: reserved bits set (no extension negotiated)", errProtocol)
 	}
-	if b[1]&0x80 != 0 {
+	if b[1]&wsframe.Masked != 0 {
 		return h, false, fmt.Errorf("%w: masked frame from the server", errProtocol)
 	}
-	n := int(b[1] & 0x7F)
-	h.size = 2
-	switch n {
-	case 126:
-		if len(b) < 4 {
-			return h, false, nil
-		}
-		n = int(binary.BigEndian.Uint16(b[2:]))
-		h.size = 4
-	case 127:
-		if len(b) < 10 {
-			return h, false, nil
-		}
-		n64 := binary.BigEndian.Uint64(b[2:])
-		if n64 > maxMessageSize {
-			return h, false, fmt.Errorf("%w: frame of %d bytes", errProtocol, n64)
-		}
-		n = int(n64)
-		h.size = 10
+	size, n64, ok := wsframe.Length(b)
+	if !ok {
+		return h, false, nil
 	}
-	h.payload = n
-	if h.op >= wsframe.OpClose && (!h.fin || n > 125) {
+	if n64 > maxMessageSize {
+		return h, false, fmt.Errorf("%w: frame of %d bytes", errProtocol, n64)
+	}
+	h.size, h.payload = size, int(n64)
+	if h.op >= wsframe.OpClose && (!h.fin || h.payload > 125) {
 		return h, false, fmt.Errorf("%w: bad control frame", errProtocol)
 	}
 	return h, true, nil

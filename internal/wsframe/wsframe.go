@@ -35,13 +35,47 @@ const (
 	MaxServerHeaderLen = 10
 )
 
+// Masked is the mask bit of a header's second byte.
+const Masked = 0x80
+
+// Length reads the header at the start of b: its size in bytes (mask key
+// included) and the payload length. ok is false while b holds less than
+// the whole header; hdr is then the size to wait for (0 before the first
+// two bytes).
+func Length(b []byte) (hdr int, payload uint64, ok bool) {
+	if len(b) < 2 {
+		return 0, 0, false
+	}
+	l7 := b[1] &^ Masked
+	hdr = 2
+	switch l7 {
+	case 126:
+		hdr = 4
+	case 127:
+		hdr = 10
+	}
+	if b[1]&Masked != 0 {
+		hdr += 4
+	}
+	if len(b) < hdr {
+		return hdr, 0, false
+	}
+	switch l7 {
+	case 126:
+		return hdr, uint64(binary.BigEndian.Uint16(b[2:4])), true
+	case 127:
+		return hdr, binary.BigEndian.Uint64(b[2:10]), true
+	}
+	return hdr, uint64(l7), true
+}
+
 // AppendHeader appends a frame header whose first byte is b0 (Fin, RSV
 // bits and opcode) for a payload of length bytes, with the mask key when
 // mask is not nil.
 func AppendHeader(dst []byte, b0 byte, length int, mask *[4]byte) []byte {
 	var m byte
 	if mask != nil {
-		m = 0x80
+		m = Masked
 	}
 	switch {
 	case length <= 125:

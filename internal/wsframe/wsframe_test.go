@@ -66,3 +66,28 @@ func TestMaskMatchesBytewise(t *testing.T) {
 		}
 	}
 }
+
+// TestLengthReadsAppendHeader: Length reads back every header AppendHeader
+// writes (each length form, masked or not), and reports the size to wait
+// for while the header is incomplete.
+func TestLengthReadsAppendHeader(t *testing.T) {
+	mask := [4]byte{1, 2, 3, 4}
+	for _, n := range []int{0, 125, 126, 65535, 65536, 1 << 20} {
+		for _, m := range []*[4]byte{nil, &mask} {
+			h := wsframe.AppendHeader(nil, wsframe.Fin|wsframe.OpBinary, n, m)
+			hdr, payload, ok := wsframe.Length(h)
+			if !ok || hdr != len(h) || payload != uint64(n) {
+				t.Fatalf("length %d, masked %v: Length = %d, %d, %v; want %d, %d, true", n, m != nil, hdr, payload, ok, len(h), n)
+			}
+			for k := range len(h) {
+				wantHdr := len(h)
+				if k < 2 {
+					wantHdr = 0
+				}
+				if hdr, _, ok := wsframe.Length(h[:k]); ok || hdr != wantHdr {
+					t.Fatalf("length %d, masked %v, %d of %d header bytes: Length = %d, %v; want %d, false", n, m != nil, k, len(h), hdr, ok, wantHdr)
+				}
+			}
+		}
+	}
+}

@@ -6,10 +6,13 @@ package rawhttp
 import (
 	"bufio"
 	"crypto/tls"
+	"io"
 	"net"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/heraldrt/herald/internal/wsframe"
 )
 
 // Open dials addr, writes req (a complete request head) followed by extra
@@ -50,4 +53,35 @@ func exchange(t testing.TB, c net.Conn, req string, extra []byte, timeout time.D
 		t.Fatalf("response head: %v", err)
 	}
 	return c, br, resp
+}
+
+// ReadFrame reads one WebSocket frame from br: the first header byte (FIN,
+// RSV bits, opcode), whether the frame was masked, and the payload,
+// unmasked.
+func ReadFrame(br *bufio.Reader) (b0 byte, masked bool, payload []byte, err error) {
+	head, err := br.Peek(2)
+	if err != nil {
+		return 0, false, nil, err
+	}
+	hdr, _, _ := wsframe.Length(head)
+	if head, err = br.Peek(hdr); err != nil {
+		return 0, false, nil, err
+	}
+	_, n, _ := wsframe.Length(head)
+	b0, masked = head[0], head[1]&wsframe.Masked != 0
+	var key [4]byte
+	if masked {
+		copy(key[:], head[hdr-4:])
+	}
+	if _, err = br.Discard(hdr); err != nil {
+		return 0, false, nil, err
+	}
+	payload = make([]byte, n)
+	if _, err = io.ReadFull(br, payload); err != nil {
+		return 0, false, nil, err
+	}
+	if masked {
+		wsframe.Mask(key, 0, payload)
+	}
+	return b0, masked, payload, nil
 }

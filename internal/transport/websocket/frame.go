@@ -43,56 +43,30 @@ type frameHeader struct {
 	mask   [4]byte
 }
 
-// headerLen returns the length of the header that starts with b0, b1.
-func headerLen(b1 byte) int {
-	n := 2
-	switch b1 & 0x7f {
-	case 126:
-		n += 2
-	case 127:
-		n += 8
-	}
-	if b1&0x80 != 0 {
-		n += 4
-	}
-	return n
-}
-
 // parseHeader parses the client frame header at the start of b. It returns
 // the header and its length, or n == 0 when b holds only part of the header.
 // Frames from a client must be masked and must not use RSV2, RSV3 or
 // reserved opcodes (RSV1 is reported for the reader to check against the
 // negotiated compression); control frames must be final and at most 125 bytes long.
 func parseHeader(b []byte) (h frameHeader, n int, err error) {
-	if len(b) < 2 {
+	n, length, ok := wsframe.Length(b)
+	if !ok {
 		return h, 0, nil
 	}
-	b0, b1 := b[0], b[1]
-	n = headerLen(b1)
-	if len(b) < n {
-		return h, 0, nil
-	}
+	b0 := b[0]
 	if b0&0x30 != 0 {
 		return h, 0, errProtocol // RSV2/RSV3: no extension uses them
 	}
-	h.rsv1 = b0&rsv1 != 0
-	if b1&0x80 == 0 {
+	if b[1]&wsframe.Masked == 0 {
 		return h, 0, errProtocol // client frames must be masked
 	}
+	if length > math.MaxInt64 {
+		return h, 0, errProtocol
+	}
+	h.rsv1 = b0&rsv1 != 0
 	h.fin = b0&0x80 != 0
 	h.opcode = b0 & 0x0f
-	switch b1 & 0x7f {
-	case 126:
-		h.length = int64(binary.BigEndian.Uint16(b[2:4]))
-	case 127:
-		l := binary.BigEndian.Uint64(b[2:10])
-		if l > math.MaxInt64 {
-			return h, 0, errProtocol
-		}
-		h.length = int64(l)
-	default:
-		h.length = int64(b1 & 0x7f)
-	}
+	h.length = int64(length)
 	copy(h.mask[:], b[n-4:n])
 	switch h.opcode {
 	case opContinuation, opText, opBinary:

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -28,29 +27,14 @@ func clientFrame(fin bool, opcode byte, payload []byte) []byte {
 // readServerFrame reads one unmasked server frame from br.
 func readServerFrame(t testing.TB, br *bufio.Reader) (opcode byte, payload []byte) {
 	t.Helper()
-	var h [2]byte
-	if _, err := io.ReadFull(br, h[:]); err != nil {
-		t.Fatalf("read frame header: %v", err)
+	b0, masked, payload, err := rawhttp.ReadFrame(br)
+	if err != nil {
+		t.Fatalf("read frame: %v", err)
 	}
-	if h[1]&0x80 != 0 {
+	if masked {
 		t.Fatal("server frame is masked")
 	}
-	n := uint64(h[1] & 0x7f)
-	switch n {
-	case 126:
-		var ext [2]byte
-		_, _ = io.ReadFull(br, ext[:])
-		n = uint64(binary.BigEndian.Uint16(ext[:]))
-	case 127:
-		var ext [8]byte
-		_, _ = io.ReadFull(br, ext[:])
-		n = binary.BigEndian.Uint64(ext[:])
-	}
-	payload = make([]byte, n)
-	if _, err := io.ReadFull(br, payload); err != nil {
-		t.Fatalf("read frame payload: %v", err)
-	}
-	return h[0] & 0x0f, payload
+	return b0 & 0x0f, payload
 }
 
 // rawConnect dials ts with a hand-written handshake followed at once (in the

@@ -165,24 +165,14 @@ func (c *conn) readTLS(p []byte) (int, error) {
 // next step: the first two header bytes, the whole header, or the whole
 // frame.
 func (c *conn) pendingNeed() int {
-	p := *c.pending
-	if len(p) < 2 {
+	hl, length, ok := wsframe.Length(*c.pending)
+	switch {
+	case hl == 0:
 		return 2
-	}
-	hl := headerLen(p[1])
-	if len(p) < hl {
+	case !ok:
 		return hl
 	}
-	var length int64
-	switch p[1] & 0x7f {
-	case 126:
-		length = int64(binary.BigEndian.Uint16(p[2:4]))
-	case 127:
-		length = int64(binary.BigEndian.Uint64(p[2:10])) //nolint:gosec // checked by parseHeader before stashing
-	default:
-		length = int64(p[1] & 0x7f)
-	}
-	return hl + int(length)
+	return hl + int(length) //nolint:gosec // checked by parseHeader before stashing
 }
 
 // pendingStep is the least a pending buffer grows by. Pending buffers grow
