@@ -123,8 +123,7 @@ func (w *writer) enqueueLocked(msgs [][]byte, size int, delayable bool) bool {
 	}
 	if w.held {
 		// A message that must not wait takes the held ones along.
-		w.held = false
-		w.timer.Stop() // a callback already started finds held false
+		w.stopHeldLocked()
 		w.queue = append(w.queue, msgs...)
 		w.size += size
 		w.flushQueueLocked()
@@ -181,7 +180,7 @@ func (w *writer) flushQueueLocked() {
 func (w *writer) flushHeld() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.held || w.closed || w.flushing {
+	if !w.held {
 		return // taken along by a message that could not wait, or closed
 	}
 	w.held = false
@@ -261,7 +260,7 @@ func (w *writer) fail(err error) {
 func (w *writer) close(flush bool) {
 	w.mu.Lock()
 	if flush {
-		if w.held && !w.closed {
+		if w.held {
 			w.stopHeldLocked()
 			w.flushQueueLocked()
 		}
@@ -276,7 +275,8 @@ func (w *writer) close(flush bool) {
 	w.mu.Unlock()
 }
 
-// stopHeldLocked drops the delayed flush. Precondition: w.mu held.
+// stopHeldLocked drops the delayed flush (a callback already started
+// finds held false). Precondition: w.mu held.
 func (w *writer) stopHeldLocked() {
 	if w.held {
 		w.held = false
