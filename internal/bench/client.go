@@ -8,7 +8,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -77,8 +76,7 @@ type pubHandler func(channel string, data []byte)
 // goroutine, at any time, more than once.
 type conn struct {
 	nc      net.Conn
-	raw     *rawSocket      // the socket once start detached it from nc; then nc is closed
-	rc      syscall.RawConn // raw's, for the reactor
+	raw     *rawSocket // the socket once start detached it from nc; then nc is closed
 	proto   protocol.Type
 	onPub   pubHandler
 	nextID  uint32

@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"errors"
 	"net"
 	"os"
 	"syscall"
@@ -10,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/heraldrt/herald/internal/netpoll"
 	"github.com/heraldrt/herald/internal/rawio"
 )
 
@@ -59,6 +61,18 @@ func (s *rawSocket) Write(b []byte, deadline time.Time) error {
 		}
 		pfd := []unix.PollFd{{Fd: int32(s.fd), Events: unix.POLLOUT}} //nolint:gosec // fd fits in int32
 		_, _ = unix.Poll(pfd, int(wait.Milliseconds())+1)
+	}
+}
+
+// Read reads what has arrived into b, without waiting: n is 0 with a nil
+// error at end of stream, err syscall.EAGAIN when nothing has arrived.
+func (s *rawSocket) Read(b []byte) (int, error) {
+	for {
+		n, err := netpoll.Read(s.fd, b)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		return max(n, 0), err
 	}
 }
 

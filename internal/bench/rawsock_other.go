@@ -17,6 +17,8 @@ func detach(*net.TCPConn) (*rawSocket, error) { return nil, errors.ErrUnsupporte
 
 func (*rawSocket) Write([]byte, time.Time) error { return errors.ErrUnsupported }
 
+func (*rawSocket) Read([]byte) (int, error) { return 0, errors.ErrUnsupported }
+
 func (*rawSocket) Close() error { return nil }
 
 func (*rawSocket) rawConn() syscall.RawConn { return nil }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/heraldrt/herald/internal/netpoll"
-	"github.com/heraldrt/herald/internal/rawio"
 )
 
 // maxReadsPerCall bounds the reads of one reactor callback, so that a
@@ -45,9 +44,9 @@ func (c *conn) start(p *netpoll.Poller, end func(error)) {
 	if tc, ok := c.nc.(*net.TCPConn); ok && p != nil {
 		if raw, err := detach(tc); err == nil { // else a goroutine reads nc
 			c.wmu.Lock()
-			c.raw, c.rc = raw, raw.rawConn()
+			c.raw = raw
 			c.wmu.Unlock()
-			if w, err = p.Add(c.rc, c.onReadable); err != nil {
+			if w, err = p.Add(raw.rawConn(), c.onReadable); err != nil {
 				c.failLocked(err)
 				c.rmu.Unlock()
 				return
@@ -80,10 +79,7 @@ func (c *conn) onReadable() netpoll.Status {
 	}
 	for range maxReadsPerCall {
 		buf := c.fr.space()
-		n, err, cerr := rawio.ReadNow(c.rc, buf)
-		if cerr != nil {
-			err = cerr
-		}
+		n, err := c.raw.Read(buf)
 		if n > 0 {
 			c.fr.in = c.fr.in[:len(c.fr.in)+n]
 			if perr := c.parse(); perr != nil {

@@ -8,7 +8,7 @@
 // costs a lot when messages are small and many: the scheduler monitor
 // (sysmon) takes processors from "blocked" goroutines and wakes threads to
 // run them. The WebSocket reactor, the detached HTTP streams, the server
-// API's fast lane and the load tool all do their socket I/O through it.
+// API's fast lane and the load tool's writes go through it.
 //
 // Concurrency: the functions are safe for concurrent use. Like any
 // net.Conn, a Conn allows one Read and one Write at once.
