@@ -124,6 +124,9 @@ func (n *Node) NewClient(ctx context.Context, t Transport) (*Client, error) {
 	})
 	if tw, ok := t.(TryWriter); ok {
 		c.w.tryWrite = tw.TryWriteMany
+		if bw, ok := t.(BatchWriter); ok {
+			c.w.batch = bw
+		}
 	}
 	n.clientsWG.Add(1)
 	n.sessions.Store(c, struct{}{})

@@ -3,6 +3,7 @@ package engine
 import (
 	"github.com/heraldrt/herald/internal/broker"
 	"github.com/heraldrt/herald/internal/protocol"
+	"github.com/heraldrt/herald/internal/uring"
 )
 
 // position is the verdict of a positioned subscription on a publication.
@@ -18,9 +19,9 @@ const (
 // order, with their prepared pushes pps) for sub, together, so that an idle
 // connection gets them in one frame, keeping offsets contiguous for
 // positioned subscriptions. scratch is the caller's buffer for the
-// messages (one per fan-out goroutine). Called by fan-out with the hub
-// shard read lock held.
-func (c *Client) deliverPublications(ch string, sub *subscription, evs []event, pps []*preparedPush, scratch *[][]byte) {
+// messages (one per fan-out goroutine), b its send batch (nil for direct
+// writes; not Full). Called by fan-out with the hub shard read lock held.
+func (c *Client) deliverPublications(ch string, sub *subscription, evs []event, pps []*preparedPush, scratch *[][]byte, b *uring.Batch) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	msgs := (*scratch)[:0]
@@ -33,7 +34,7 @@ func (c *Client) deliverPublications(ch string, sub *subscription, evs []event, 
 			break
 		}
 	}
-	if len(msgs) > 0 && !c.w.enqueueDelayable(msgs) {
+	if len(msgs) > 0 && !c.w.enqueueDelayable(msgs, b) {
 		go c.Close(protocol.DisconnectSlow)
 	}
 	clear(msgs)

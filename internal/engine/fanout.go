@@ -9,6 +9,7 @@ import (
 	"github.com/heraldrt/herald/internal/fossil"
 	"github.com/heraldrt/herald/internal/protocol"
 	pb "github.com/heraldrt/herald/internal/protocol/protocolpb"
+	"github.com/heraldrt/herald/internal/uring"
 )
 
 // preparedPush encodes a push lazily, once per (protocol, unidirectional)
@@ -197,6 +198,12 @@ const parallelFanoutMin = 256
 // every local subscriber of ch, in one frame per subscriber when there are
 // several. It returns when every subscriber has them queued (or written),
 // so a channel's publications reach each subscriber in order.
+//
+// The writes to idle connections go through a uring.Batch per fan-out
+// goroutine, submitted every uring.Size subscribers and at the end: a
+// batched write holds that connection's later writes back until it is
+// submitted, so nothing waits on a submission for longer than it takes to
+// prepare uring.Size deliveries.
 func (n *Node) fanoutPublications(ch string, evs []event) {
 	// Each fan-out goroutine encodes its own copies: no shared lazy state.
 	newPushes := func() []*preparedPush {
@@ -210,7 +217,14 @@ func (n *Node) fanoutPublications(ch string, evs []event) {
 	if workers < 2 || n.hub.subCount(ch) < parallelFanoutMin {
 		pps := newPushes()
 		var scratch [][]byte
-		n.hub.eachSub(ch, func(c *Client, sub *subscription) { c.deliverPublications(ch, sub, evs, pps, &scratch) })
+		b := uring.Get()
+		n.hub.eachSub(ch, func(c *Client, sub *subscription) {
+			if b.Full() {
+				b.Submit()
+			}
+			c.deliverPublications(ch, sub, evs, pps, &scratch, b)
+		})
+		b.Release()
 		return
 	}
 	subs := n.hub.snapshotSubs(ch)
@@ -222,9 +236,14 @@ func (n *Node) fanoutPublications(ch string, evs []event) {
 		wg.Go(func() {
 			pps := newPushes()
 			var scratch [][]byte
+			b := uring.Get()
 			for _, s := range part {
-				s.c.deliverPublications(ch, s.sub, evs, pps, &scratch)
+				if b.Full() {
+					b.Submit()
+				}
+				s.c.deliverPublications(ch, s.sub, evs, pps, &scratch, b)
 			}
+			b.Release()
 		})
 	}
 	wg.Wait()

@@ -6,6 +6,7 @@ import (
 	"net/url"
 
 	"github.com/heraldrt/herald/internal/protocol"
+	"github.com/heraldrt/herald/internal/uring"
 )
 
 // Transport is a connection's way to the client, implemented by the
@@ -46,6 +47,27 @@ type Transport interface {
 // a writer goroutine.
 type TryWriter interface {
 	TryWriteMany(msgs ...[]byte) (bool, error)
+}
+
+// BatchWriter is optionally implemented by TryWriters that can put a
+// non-blocking write into a uring.Batch, so that a fan-out makes the
+// writes of many connections in one system call. TryWriteManyIn is
+// TryWriteMany, except that it may only queue the frame's write in b and
+// return queued true: the transport then holds its later writes back until
+// b is submitted and reports the outcome to done, as TryWriteMany would
+// have returned it. It returns queued false, without an error, when it
+// cannot batch the write now (the caller then uses TryWriteMany). The
+// caller submits b without holding any lock that done takes.
+type BatchWriter interface {
+	TryWriteManyIn(b *uring.Batch, done WriteDone, msgs ...[]byte) (queued bool, err error)
+}
+
+// WriteDone receives the outcome of a write queued by
+// BatchWriter.TryWriteManyIn: complete when the whole frame went out,
+// otherwise the transport keeps the rest for the next WriteMany; err when
+// the connection is broken.
+type WriteDone interface {
+	WriteDone(complete bool, err error)
 }
 
 // RequestInfo is what the transport knows of the HTTP request that opened

@@ -4,6 +4,8 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"github.com/heraldrt/herald/internal/uring"
 )
 
 // writer is a connection's bounded outgoing queue. Messages are drained by
@@ -35,6 +37,10 @@ type writer struct {
 	// tryWrite, when the transport supports it, writes a frame without
 	// blocking; see TryWriter.
 	tryWrite func(msgs ...[]byte) (bool, error)
+	// batch, when the transport supports it, queues a fan-out's write in a
+	// uring.Batch; see BatchWriter. While such a write is in the batch,
+	// flushing is set and WriteDone ends it.
+	batch BatchWriter
 	// pending reports that the transport holds part of a frame that the next
 	// write must finish. Guarded by mu.
 	pending bool
@@ -78,30 +84,31 @@ func newWriter(cfg writerConfig, write func(msgs ...[]byte) error, onError func(
 func (w *writer) enqueue(msg []byte, delayable bool) bool {
 	w.mu.Lock()
 	w.one[0] = msg
-	ok := w.enqueueLocked(w.one[:], len(msg), delayable)
+	ok := w.enqueueLocked(w.one[:], len(msg), delayable, nil)
 	w.one[0] = nil
 	w.mu.Unlock()
 	return ok
 }
 
 // enqueueDelayable adds msgs, a fan-out's messages for this connection,
-// to be written in one frame when the connection is idle, or after the
-// write delay when there is one; otherwise like enqueue of a delayable
-// message.
-func (w *writer) enqueueDelayable(msgs [][]byte) bool {
+// to be written in one frame when the connection is idle (through b when
+// not nil: see BatchWriter), or after the write delay when there is one;
+// otherwise like enqueue of a delayable message.
+func (w *writer) enqueueDelayable(msgs [][]byte, b *uring.Batch) bool {
 	size := 0
 	for _, m := range msgs {
 		size += len(m)
 	}
 	w.mu.Lock()
-	ok := w.enqueueLocked(msgs, size, true)
+	ok := w.enqueueLocked(msgs, size, true, b)
 	w.mu.Unlock()
 	return ok
 }
 
 // enqueueLocked is enqueue of msgs, size bytes in all, held for the delay
-// when delayable. Precondition: w.mu held.
-func (w *writer) enqueueLocked(msgs [][]byte, size int, delayable bool) bool {
+// when delayable; an idle connection's write may go into b.
+// Precondition: w.mu held.
+func (w *writer) enqueueLocked(msgs [][]byte, size int, delayable bool, b *uring.Batch) bool {
 	if w.closed {
 		return false
 	}
@@ -131,8 +138,20 @@ func (w *writer) enqueueLocked(msgs [][]byte, size int, delayable bool) bool {
 	}
 	if !w.flushing && w.tryWrite != nil && len(msgs) <= w.maxBatch {
 		// Fast path: an idle connection gets the messages written at once
-		// by the caller, with no goroutine, unless the socket cannot take
-		// them all.
+		// by the caller (or with its batch), with no goroutine, unless the
+		// socket cannot take them all.
+		if b != nil && w.batch != nil {
+			queued, err := w.batch.TryWriteManyIn(b, w, msgs...)
+			if err != nil {
+				w.closed = true
+				go w.onError(err)
+				return true
+			}
+			if queued {
+				w.flushing = true // until WriteDone
+				return true
+			}
+		}
 		w.tryWriteLocked(msgs)
 		return true
 	}
@@ -160,6 +179,34 @@ func (w *writer) tryWriteLocked(msgs [][]byte) {
 		w.flushing = true
 		go w.drain()
 	}
+}
+
+// WriteDone ends a write queued in a batch (see BatchWriter): what came
+// meanwhile, or the rest of the frame, goes to a drain.
+func (w *writer) WriteDone(complete bool, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.flushing = false
+	switch {
+	case err != nil:
+		if !w.closed {
+			w.closed = true
+			w.queue = nil
+			w.size = 0
+			go w.onError(err)
+		}
+	case w.closed:
+	case !complete:
+		w.pending = true
+		w.flushing = true
+		go w.drain()
+		return
+	case len(w.queue) > 0:
+		w.flushing = true
+		go w.drain()
+		return
+	}
+	w.idle.Broadcast()
 }
 
 // flushQueueLocked writes the queue now: in one frame without waiting when

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/heraldrt/herald/internal/uring"
 )
 
 // fakeSocket records frames; tryWrite accepts or holds back per its mode.
@@ -167,7 +169,7 @@ func TestWriterDelayHoldsDelayableMessages(t *testing.T) {
 	f := &fakeSocket{mode: "accept"}
 	w := newTestWriter(t, f, writerConfig{delay: time.Hour})
 	w.enqueue([]byte("a"), true)
-	w.enqueueDelayable([][]byte{[]byte("b"), []byte("c")})
+	w.enqueueDelayable([][]byte{[]byte("b"), []byte("c")}, nil)
 	if got := f.snapshot(); len(got) != 0 {
 		t.Fatalf("held messages written before the delay: %v", got)
 	}
@@ -221,7 +223,7 @@ func TestWriterMaxMessagesInFrame(t *testing.T) {
 		f := &fakeSocket{mode: "accept"}
 		w := newWriter(writerConfig{maxBatch: 2, delay: delay}, f.write, func(error) { t.Error("unexpected error") })
 		w.tryWrite = f.tryWrite
-		w.enqueueDelayable([][]byte{[]byte("a"), []byte("b"), []byte("c")})
+		w.enqueueDelayable([][]byte{[]byte("a"), []byte("b"), []byte("c")}, nil)
 		if delay > 0 {
 			w.flushHeld()
 		}
@@ -248,5 +250,109 @@ func TestWriterCloseFlushesHeld(t *testing.T) {
 	w.close(true)
 	if got := f.snapshot(); len(got) != 1 || strings.Join(got[0], ",") != "12345,12345" {
 		t.Fatalf("frames %v, want the held messages written before closing", got)
+	}
+}
+
+// batchSocket is a fakeSocket whose fan-out writes are batched: a queued
+// frame is written (or not) when the test calls finish, as a submission
+// would.
+type batchSocket struct {
+	*fakeSocket
+	queued [][]byte
+	done   WriteDone
+}
+
+func (f *batchSocket) TryWriteManyIn(_ *uring.Batch, done WriteDone, msgs ...[]byte) (bool, error) {
+	f.queued, f.done = msgs, done
+	return true, nil
+}
+
+// finish ends the queued write: written whole, kept in part, or failed.
+func (f *batchSocket) finish(complete bool, err error) {
+	f.mu.Lock()
+	var fr []string
+	for _, m := range f.queued {
+		fr = append(fr, string(m))
+	}
+	switch {
+	case err != nil:
+	case complete:
+		f.frames = append(f.frames, fr)
+	default:
+		f.held = fr
+	}
+	f.mu.Unlock()
+	f.done.WriteDone(complete, err)
+}
+
+func newBatchWriter(t *testing.T, onError func(error)) (*writer, *batchSocket, *uring.Batch) {
+	t.Helper()
+	b := uring.Get()
+	if b == nil {
+		t.Skip("io_uring is not available here")
+	}
+	t.Cleanup(b.Release)
+	f := &batchSocket{fakeSocket: &fakeSocket{mode: "accept", written: make(chan struct{}, 16)}}
+	w := newWriter(writerConfig{}, f.write, onError)
+	w.tryWrite = f.tryWrite
+	w.batch = f
+	return w, f, b
+}
+
+// TestWriterBatchedWriteGoesFirst: messages enqueued while a fan-out's
+// write waits in a batch are written after it, whether the batch wrote
+// the whole frame or left a rest to finish.
+func TestWriterBatchedWriteGoesFirst(t *testing.T) {
+	for _, complete := range []bool{true, false} {
+		w, f, b := newBatchWriter(t, func(error) { t.Error("unexpected error") })
+		if !w.enqueueDelayable([][]byte{[]byte("a"), []byte("b")}, b) {
+			t.Fatal("refused")
+		}
+		w.enqueue([]byte("reply"), false)
+		if got := f.snapshot(); len(got) != 0 {
+			t.Fatalf("written while the batched frame waits: %v", got)
+		}
+		f.finish(complete, nil)
+		got := waitFrames(t, f.fakeSocket, 2)
+		if len(got) != 2 || strings.Join(got[0], ",") != "a,b" || got[1][0] != "reply" {
+			t.Fatalf("complete=%v: frames %v, want [a b] then [reply]", complete, got)
+		}
+	}
+}
+
+// TestWriterBatchedWriteError: a failed batched write closes the writer
+// and reports the error once.
+func TestWriterBatchedWriteError(t *testing.T) {
+	failed := make(chan error, 2)
+	w, f, b := newBatchWriter(t, func(err error) { failed <- err })
+	w.enqueueDelayable([][]byte{[]byte("a")}, b)
+	f.finish(false, errors.New("connection reset"))
+	select {
+	case <-failed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("error not reported")
+	}
+	if w.enqueue([]byte("b"), false) {
+		t.Fatal("closed writer accepted a message")
+	}
+}
+
+// TestWriterCloseWaitsForBatchedWrite: a flushing close returns only once
+// the batched write has ended.
+func TestWriterCloseWaitsForBatchedWrite(t *testing.T) {
+	w, f, b := newBatchWriter(t, func(error) { t.Error("unexpected error") })
+	w.enqueueDelayable([][]byte{[]byte("a")}, b)
+	closed := make(chan struct{})
+	go func() { w.close(true); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("close returned while the batched write was pending")
+	case <-time.After(20 * time.Millisecond): // close making no progress is what is checked
+	}
+	f.finish(true, nil)
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("close did not return after the batched write ended")
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/heraldrt/herald/internal/protocol"
 	"github.com/heraldrt/herald/internal/rawio"
 	"github.com/heraldrt/herald/internal/timewheel"
+	"github.com/heraldrt/herald/internal/uring"
 )
 
 // ErrClosed is returned by WriteMany after the transport was closed, including
@@ -85,6 +86,11 @@ type conn struct {
 	// the next write finishes it first. Guarded by writeMu.
 	out    []byte
 	outBuf *[]byte
+	// batched is the frame TryWriteManyIn put in a uring.Batch, batchDone
+	// the engine's receiver of its outcome. While it is set, writeMu stays
+	// locked and fdUsers counts the batch (Sent releases both).
+	batched   *[]byte
+	batchDone engine.WriteDone
 
 	mu         sync.Mutex
 	watch      *netpoll.Watch   // guarded by mu
@@ -260,6 +266,66 @@ func (c *conn) tryWriteLocked(bp *[]byte) (bool, error) {
 	}
 	c.keepLocked(bp, b[n:])
 	return false, nil
+}
+
+var _ engine.BatchWriter = (*conn)(nil)
+
+// TryWriteManyIn is TryWriteMany with the write made by b's submission
+// (see engine.BatchWriter): writeMu stays locked until then, so the frame
+// keeps its place before any later write, and the descriptor stays open.
+// Connections that are TLS, in blocking mode, have an unfinished frame or
+// are closing are not batched.
+func (c *conn) TryWriteManyIn(b *uring.Batch, done engine.WriteDone, msgs ...[]byte) (bool, error) {
+	c.writeMu.Lock()
+	if c.closed.Load() {
+		c.writeMu.Unlock()
+		return false, ErrClosed
+	}
+	if c.writeErr != nil || c.tls != nil || c.rc == nil || c.out != nil {
+		err := c.writeErr
+		c.writeMu.Unlock()
+		return false, err
+	}
+	c.fdUsers.Add(1)
+	if c.fdClosing.Load() {
+		c.fdUsers.Add(-1)
+		c.writeMu.Unlock()
+		return false, nil
+	}
+	opcode, size := c.frameSize(msgs)
+	bp, err := c.frameBuf(opcode, size, msgs, false)
+	if err != nil {
+		c.fdUsers.Add(-1)
+		c.writeErr = err
+		c.writeMu.Unlock()
+		return false, err
+	}
+	c.batched, c.batchDone = bp, done
+	b.Add(c.fd, *bp, c)
+	return true, nil
+}
+
+// Sent is the outcome of the frame TryWriteManyIn batched (uring.Sink):
+// like tryWriteLocked's, passed on to the engine once writeMu is released.
+func (c *conn) Sent(n int, err error) {
+	bp, done := c.batched, c.batchDone
+	c.batched, c.batchDone = nil, nil
+	c.fdUsers.Add(-1)
+	b := *bp
+	complete := false
+	switch {
+	case err != nil:
+		putBuf(bp)
+		c.writeErr = fmt.Errorf("websocket: write: %w", err)
+		err = c.writeErr
+	case n == len(b):
+		putBuf(bp)
+		complete = true
+	default:
+		c.keepLocked(bp, b[n:])
+	}
+	c.writeMu.Unlock()
+	done.WriteDone(complete, err)
 }
 
 // frameSize returns the opcode and payload size of msgs as one message:
