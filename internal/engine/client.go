@@ -13,6 +13,7 @@ import (
 	"github.com/heraldrt/herald/internal/protocol"
 	pb "github.com/heraldrt/herald/internal/protocol/protocolpb"
 	"github.com/heraldrt/herald/internal/timewheel"
+	"github.com/heraldrt/herald/internal/uring"
 )
 
 type clientState uint8
@@ -472,7 +473,9 @@ func (c *Client) insufficientState(ch string, sub *subscription) {
 	c.unsubscribe(ch, sub, &protocol.UnsubscribeInsufficientState)
 }
 
-func (c *Client) deliverJoinLeave(ch string, sub *subscription, pp *preparedPush) {
+// deliverJoinLeave queues the join or leave push pp of ch for sub, through
+// the fan-out's batch b when not nil (not Full).
+func (c *Client) deliverJoinLeave(ch string, sub *subscription, pp *preparedPush, b *uring.Batch) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !sub.live || sub.pending {
@@ -483,7 +486,7 @@ func (c *Client) deliverJoinLeave(ch string, sub *subscription, pp *preparedPush
 		go c.Close(protocol.DisconnectInappropriateProtocol)
 		return
 	}
-	if !c.w.enqueue(data, true) {
+	if !c.w.enqueueIn(data, true, b) {
 		go c.Close(protocol.DisconnectSlow)
 	}
 }

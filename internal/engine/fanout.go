@@ -259,11 +259,16 @@ func (n *Node) fanoutJoinLeave(ch string, info *broker.ClientInfo, join bool) {
 		push.Leave = &pb.Leave{Info: toProtoClientInfo(info)}
 	}
 	pp := &preparedPush{push: push}
+	b := uring.Get()
 	n.hub.eachSub(ch, func(c *Client, sub *subscription) {
 		// A client is not told about its own join or leave, whatever the
 		// engine's delivery timing.
 		if sub.pushJoinLeave && (info == nil || info.Client != c.id) {
-			c.deliverJoinLeave(ch, sub, pp)
+			if b.Full() {
+				b.Submit()
+			}
+			c.deliverJoinLeave(ch, sub, pp, b)
 		}
 	})
+	b.Release()
 }

@@ -82,9 +82,15 @@ func newWriter(cfg writerConfig, write func(msgs ...[]byte) error, onError func(
 // is over its size limit (the caller disconnects the slow client) or
 // closed.
 func (w *writer) enqueue(msg []byte, delayable bool) bool {
+	return w.enqueueIn(msg, delayable, nil)
+}
+
+// enqueueIn is enqueue with the write to an idle connection made through
+// the fan-out's batch b when not nil (see BatchWriter).
+func (w *writer) enqueueIn(msg []byte, delayable bool, b *uring.Batch) bool {
 	w.mu.Lock()
 	w.one[0] = msg
-	ok := w.enqueueLocked(w.one[:], len(msg), delayable, nil)
+	ok := w.enqueueLocked(w.one[:], len(msg), delayable, b)
 	w.one[0] = nil
 	w.mu.Unlock()
 	return ok

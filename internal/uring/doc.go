@@ -14,7 +14,7 @@
 // sends, each with a Sink told the outcome, and submits them; nothing is
 // sent before Submit, so the caller keeps each connection's later writes
 // behind its batched one until its Sink has been told. Get returns nil
-// where io_uring is not available (other systems, kernels before 5.6, or
+// where io_uring is not available (other systems, kernels before 5.12, or
 // io_uring disabled by sysctl or seccomp); a nil *Batch has no room and its
 // methods do nothing, so callers write directly instead.
 package uring

@@ -22,7 +22,10 @@ const (
 	setupCoopTaskrun = 1 << 8  // IORING_SETUP_COOP_TASKRUN: no interrupt to run completions
 	setupNoSQArray   = 1 << 16 // IORING_SETUP_NO_SQARRAY (6.6+): SQEs taken in ring order
 
-	featSingleMmap = 1 << 0 // IORING_FEAT_SINGLE_MMAP: SQ and CQ rings in one mapping
+	featSingleMmap    = 1 << 0 // IORING_FEAT_SINGLE_MMAP: SQ and CQ rings in one mapping
+	featNativeWorkers = 1 << 9 // IORING_FEAT_NATIVE_WORKERS: Linux 5.12, whose sends with MSG_DONTWAIT never wait
+	requiredFeatures  = featSingleMmap | featNativeWorkers
+	maxEnterAttempts  = 100 // io_uring_enter calls per submission before giving up on the ring
 
 	enterGetEvents = 1 << 0 // IORING_ENTER_GETEVENTS
 
@@ -101,7 +104,7 @@ func newRing() (*ring, error) {
 		return nil, e
 	}
 	r := &ring{fd: int(fd)}
-	if p.features&featSingleMmap == 0 || p.sqEntries < Size {
+	if p.features&requiredFeatures != requiredFeatures || p.sqEntries < Size {
 		r.close()
 		return nil, errors.ErrUnsupported
 	}
@@ -175,20 +178,22 @@ func (r *ring) submit(n int, res []int32) (taken int, err error) {
 	r.tail += uint32(n) //nolint:gosec // n <= Size
 	atomic.StoreUint32(r.sqTail, r.tail)
 	seen := 0
-	for first := true; seen < n; first = false {
+	for attempt := 0; seen < n; attempt++ {
 		toSubmit := uintptr(r.tail - atomic.LoadUint32(r.sqHead))
 		var e syscall.Errno
-		if first {
+		switch attempt {
+		case maxEnterAttempts:
+			e = syscall.EAGAIN // the kernel keeps refusing: give the ring up
+		case 0:
 			// Sends on non-blocking sockets complete during submission:
 			// no waiting, so no scheduler hand-off (see netpoll.Write).
 			_, _, e = syscall.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), toSubmit, 0, 0, 0, 0)
-		} else {
+		default:
 			// A completion left to the kernel's task work: wait for it.
 			_, _, e = syscall.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), toSubmit, uintptr(n-seen), enterGetEvents, 0, 0)
 		}
 		seen += r.reap(n, res)
-		switch e {
-		case 0, syscall.EINTR, syscall.EAGAIN, syscall.EBUSY:
+		if attempt < maxEnterAttempts && (e == 0 || e == syscall.EINTR || e == syscall.EAGAIN || e == syscall.EBUSY) {
 			continue
 		}
 		// Withdraw what the kernel has not taken.

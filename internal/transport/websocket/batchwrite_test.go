@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/heraldrt/herald/internal/engine"
 	"github.com/heraldrt/herald/internal/protocol"
 	ws "github.com/heraldrt/herald/internal/transport/websocket"
@@ -31,6 +33,24 @@ func batchWriter(t *testing.T, s *fakeSession) engine.BatchWriter {
 	return bw
 }
 
+// readingSession dials ts and returns the session once the server has read
+// a frame from it, so that the connection is served by the reactor (which
+// is when writes can be batched).
+func readingSession(t *testing.T, cfg ws.Config) (*websocket.Conn, *fakeSession) {
+	t.Helper()
+	read := make(chan *fakeSession, 1)
+	ts := newTestServer(t, cfg, withOnFrame(func(s *fakeSession, _ []byte) bool {
+		select {
+		case read <- s:
+		default:
+		}
+		return true
+	}))
+	c := ts.dial(t, "", nil)
+	sendText(t, c, "go")
+	return c, recv(t, read, "the first frame")
+}
+
 func getBatch(t *testing.T) *uring.Batch {
 	t.Helper()
 	b := uring.Get()
@@ -45,9 +65,7 @@ func getBatch(t *testing.T) *uring.Batch {
 // the batch is submitted, and a write made meanwhile by another goroutine
 // waits for it: the client reads the batched frame first.
 func TestBatchedWriteKeepsItsPlace(t *testing.T) {
-	ts := newTestServer(t, ws.Config{}, withOnFrame(func(*fakeSession, []byte) bool { return true }))
-	c := ts.dial(t, "", nil)
-	s := ts.session(t)
+	c, s := readingSession(t, ws.Config{})
 	bw := batchWriter(t, s)
 	b := getBatch(t)
 	out := newWriteOutcome()
@@ -85,9 +103,7 @@ func TestBatchedWriteKeepsItsPlace(t *testing.T) {
 // transport keeps the rest, and WriteMany finishes it, so the client reads
 // every frame whole and in order.
 func TestBatchedWritesToAFullSocket(t *testing.T) {
-	ts := newTestServer(t, ws.Config{WriteTimeout: 30 * time.Second}, withOnFrame(func(*fakeSession, []byte) bool { return true }))
-	c := ts.dial(t, "", nil)
-	s := ts.session(t)
+	c, s := readingSession(t, ws.Config{WriteTimeout: 30 * time.Second})
 	bw := batchWriter(t, s)
 	b := getBatch(t)
 	out := newWriteOutcome()
@@ -126,9 +142,7 @@ func TestBatchedWritesToAFullSocket(t *testing.T) {
 // TestBatchedWriteAfterClose: a closed transport refuses batched writes
 // with ErrClosed.
 func TestBatchedWriteAfterClose(t *testing.T) {
-	ts := newTestServer(t, ws.Config{}, withOnFrame(func(*fakeSession, []byte) bool { return true }))
-	ts.dial(t, "", nil)
-	s := ts.session(t)
+	_, s := readingSession(t, ws.Config{})
 	bw := batchWriter(t, s)
 	b := getBatch(t)
 	if err := s.t.Close(protocol.DisconnectShutdown); err != nil {
