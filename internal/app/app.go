@@ -167,7 +167,7 @@ func (a *App) Start(ctx context.Context) error {
 
 // listen serves h on addr, over TLS when tlsCfg is not nil.
 func (a *App) listen(addr string, h http.Handler, tlsCfg *tls.Config) error {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listenTCP(addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
@@ -401,7 +401,7 @@ func (a *App) startUniGRPC() error {
 		return fmt.Errorf("uni_grpc.tls: %w", err)
 	}
 	addr := net.JoinHostPort(u.Address, strconv.Itoa(u.Port))
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listenTCP(addr)
 	if err != nil {
 		return fmt.Errorf("uni_grpc: listen %s: %w", addr, err)
 	}
