@@ -1,0 +1,80 @@
+package websocket
+
+import (
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/heraldrt/herald/internal/protocol"
+	"github.com/heraldrt/herald/internal/uring"
+)
+
+// doneRecorder is an engine.WriteDone that signals its call.
+type doneRecorder chan error
+
+func (d doneRecorder) WriteDone(_ bool, err error) { d <- err }
+
+// TestShutdownWaitsForBatchedWrite: a connection whose frame waits in a
+// batch keeps its descriptor open until the batch is submitted (its number
+// cannot pass to another connection while the kernel may still be given
+// it), and the frame goes out whole before the connection closes.
+func TestShutdownWaitsForBatchedWrite(t *testing.T) {
+	b := uring.Get()
+	if b == nil {
+		t.Skip("io_uring is not available here")
+	}
+	defer b.Release()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newConn(NewHandler(nil, Config{}, nil), server, protocol.TypeJSON)
+	rc, err := server.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.setRawConn(rc)
+
+	done := make(doneRecorder, 1)
+	if queued, err := c.TryWriteManyIn(b, done, []byte("batched")); !queued || err != nil {
+		t.Fatalf("TryWriteManyIn = %v, %v", queued, err)
+	}
+	closed := make(chan struct{})
+	go func() { c.shutdown(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("the connection was closed while its frame waited in a batch")
+	case <-time.After(50 * time.Millisecond): // shutdown must still be waiting; not a timing assertion on success
+	}
+	b.Submit()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("shutdown did not finish after the batch was submitted")
+	}
+	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "\x81\x07batched"; string(got) != want {
+		t.Fatalf("client read %q, want the whole frame %q then the close", got, want)
+	}
+	if queued, err := c.TryWriteManyIn(b, done, []byte("late")); queued {
+		t.Fatalf("a write was batched after shutdown (err %v)", err)
+	}
+}
