@@ -346,22 +346,30 @@ func (c *Client) sendPing() {
 	expectPong := cfg.PongTimeout > 0 && !c.t.Unidirectional()
 	if expectPong && !c.pongPending {
 		c.pongPending = true
-		c.pongTimer = c.node.wheel.After(cfg.PongTimeout, func() {
-			c.mu.Lock()
-			missed := c.pongPending && c.state == stateConnected
-			c.mu.Unlock()
-			if missed {
-				go c.Close(protocol.DisconnectNoPong) // never block the wheel
-			}
-		})
+		if c.pongTimer == nil {
+			c.pongTimer = c.node.wheel.After(cfg.PongTimeout, c.checkPong)
+		} else {
+			c.pongTimer.Reset(cfg.PongTimeout)
+		}
 	}
-	c.pingTimer = c.node.wheel.After(cfg.PingInterval, c.sendPing)
+	c.pingTimer.Reset(cfg.PingInterval) // the timer that called sendPing
 	c.mu.Unlock()
 	ping := pingJSON
 	if c.t.Protocol() == protocol.TypeProtobuf {
 		ping = pingProtobuf
 	}
 	c.enqueue(ping)
+}
+
+// checkPong is the pong timer's callback: a ping still unanswered
+// disconnects the client.
+func (c *Client) checkPong() {
+	c.mu.Lock()
+	missed := c.pongPending && c.state == stateConnected
+	c.mu.Unlock()
+	if missed {
+		go c.Close(protocol.DisconnectNoPong) // never block the wheel
+	}
 }
 
 // Close ends the session with d: subscriptions are removed (with leave

@@ -31,7 +31,32 @@ func (c *Client) scheduleMaintenanceLocked(first bool) {
 	if first {
 		d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 	}
-	c.maintTimer = c.node.wheel.After(d, func() { go c.maintain() }) // maintain does I/O
+	if c.maintTimer == nil {
+		c.maintTimer = c.node.wheel.After(d, c.maintainTick)
+	} else {
+		c.maintTimer.Reset(d)
+	}
+}
+
+// maintainTick is the maintenance timer's callback, on the wheel
+// goroutine. Maintenance does I/O (presence, stream tops), so it runs on a
+// goroutine of its own, but only when there is some: a client without
+// presence or positioned subscriptions has its timer re-armed at once.
+func (c *Client) maintainTick() {
+	c.mu.Lock()
+	if c.state != stateConnected {
+		c.mu.Unlock()
+		return
+	}
+	for _, sub := range c.subs {
+		if sub.presence || sub.positioned {
+			c.mu.Unlock()
+			go c.maintain()
+			return
+		}
+	}
+	c.scheduleMaintenanceLocked(false)
+	c.mu.Unlock()
 }
 
 // maintain refreshes presence entries and checks the stream position of

@@ -49,16 +49,45 @@ func (t *Timer) Stop() {
 	}
 	w := t.w
 	w.mu.Lock()
-	if t.idx >= 0 {
-		s := w.slots[t.slot]
-		last := len(s) - 1
-		s[t.idx] = s[last]
-		s[t.idx].idx = t.idx
-		s[last] = nil
-		w.slots[t.slot] = s[:last]
-		t.idx = -1
-	}
+	w.removeLocked(t)
 	w.mu.Unlock()
+}
+
+// Reset schedules t's callback to run once more after about d, whether t
+// is pending (it moves), has fired or was stopped: a periodic timer reuses
+// one Timer instead of allocating one per period. If t fired and its
+// callback has not started yet, that call still happens.
+func (t *Timer) Reset(d time.Duration) {
+	w := t.w
+	w.mu.Lock()
+	w.removeLocked(t)
+	w.addLocked(t, d)
+	w.mu.Unlock()
+}
+
+// removeLocked takes t out of its slot if it is pending.
+// Precondition: w.mu held.
+func (w *Wheel) removeLocked(t *Timer) {
+	if t.idx < 0 {
+		return
+	}
+	s := w.slots[t.slot]
+	last := len(s) - 1
+	s[t.idx] = s[last]
+	s[t.idx].idx = t.idx
+	s[last] = nil
+	w.slots[t.slot] = s[:last]
+	t.idx = -1
+}
+
+// addLocked puts t in the slot due after about d (rounded up to the tick).
+// Precondition: w.mu held, t not pending.
+func (w *Wheel) addLocked(t *Timer, d time.Duration) {
+	ticks := max(int((d+Tick-1)/Tick), 1)
+	t.rounds = (ticks - 1) / Slots
+	t.slot = (w.pos + ticks) % Slots
+	t.idx = len(w.slots[t.slot])
+	w.slots[t.slot] = append(w.slots[t.slot], t)
 }
 
 // New starts a wheel; Close stops it.
@@ -70,15 +99,9 @@ func New() *Wheel {
 
 // After schedules fn to run once after about d (rounded up to the tick).
 func (w *Wheel) After(d time.Duration, fn func()) *Timer {
-	ticks := int((d + Tick - 1) / Tick)
-	if ticks < 1 {
-		ticks = 1
-	}
-	t := &Timer{w: w, fn: fn, rounds: (ticks - 1) / Slots}
+	t := &Timer{w: w, fn: fn, idx: -1}
 	w.mu.Lock()
-	t.slot = (w.pos + ticks) % Slots
-	t.idx = len(w.slots[t.slot])
-	w.slots[t.slot] = append(w.slots[t.slot], t)
+	w.addLocked(t, d)
 	w.mu.Unlock()
 	return t
 }

@@ -65,3 +65,69 @@ func TestTimeWheelStopReleases(t *testing.T) {
 	timers[99].Stop()
 	timers[99].Stop() // idempotent
 }
+
+// TestTimeWheelReset: a fired timer reset from its own callback fires
+// again (a periodic timer with one Timer); a pending one reset moves (it
+// fires once, at the new time); a stopped one reset fires.
+func TestTimeWheelReset(t *testing.T) {
+	w := New()
+	defer w.Close()
+	var periodic *Timer
+	var runs atomic.Int32
+	done := make(chan struct{})
+	periodic = w.After(Tick, func() {
+		if runs.Add(1) == 3 {
+			close(done)
+			return
+		}
+		periodic.Reset(Tick)
+	})
+	var moved atomic.Int32
+	pending := w.After(time.Hour, func() { moved.Add(1) })
+	pending.Reset(Tick)
+	stopped := w.After(Tick, func() { moved.Add(10) })
+	stopped.Stop()
+	stopped.Reset(2 * Tick)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("periodic timer ran %d times, want 3", runs.Load())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for moved.Load() != 11 && time.Now().Before(deadline) {
+		time.Sleep(Tick) // polling interval
+	}
+	if got := moved.Load(); got != 11 {
+		t.Fatalf("moved and restarted timers: %d, want 11 (each once)", got)
+	}
+	w.mu.Lock()
+	n := 0
+	for _, s := range w.slots {
+		n += len(s)
+	}
+	w.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d timers left in the wheel, want 0 (the moved one left its hour slot)", n)
+	}
+}
+
+// BenchmarkPeriodicTimer compares a periodic timer that allocates a Timer
+// per period (After) with one that reuses it (Reset).
+func BenchmarkPeriodicTimer(b *testing.B) {
+	w := New()
+	defer w.Close()
+	b.Run("After", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			w.After(time.Minute, func() {}).Stop()
+		}
+	})
+	b.Run("Reset", func(b *testing.B) {
+		tm := w.After(time.Minute, func() {})
+		b.ReportAllocs()
+		for range b.N {
+			tm.Reset(time.Minute)
+		}
+		tm.Stop()
+	})
+}
