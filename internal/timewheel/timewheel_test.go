@@ -53,12 +53,7 @@ func TestTimeWheelStopReleases(t *testing.T) {
 	for _, tm := range timers[:99] {
 		tm.Stop()
 	}
-	w.mu.Lock()
-	n := 0
-	for _, s := range w.slots {
-		n += len(s)
-	}
-	w.mu.Unlock()
+	n := pendingTimers(w)
 	if n != 1 {
 		t.Fatalf("%d timers left in the wheel, want 1", n)
 	}
@@ -100,12 +95,7 @@ func TestTimeWheelReset(t *testing.T) {
 	if got := moved.Load(); got != 11 {
 		t.Fatalf("moved and restarted timers: %d, want 11 (each once)", got)
 	}
-	w.mu.Lock()
-	n := 0
-	for _, s := range w.slots {
-		n += len(s)
-	}
-	w.mu.Unlock()
+	n := pendingTimers(w)
 	if n != 0 {
 		t.Fatalf("%d timers left in the wheel, want 0 (the moved one left its hour slot)", n)
 	}
@@ -130,4 +120,15 @@ func BenchmarkPeriodicTimer(b *testing.B) {
 		}
 		tm.Stop()
 	})
+}
+
+// pendingTimers counts the timers waiting in w's slots.
+func pendingTimers(w *Wheel) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, s := range w.slots {
+		n += len(s)
+	}
+	return n
 }
