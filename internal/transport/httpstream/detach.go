@@ -204,9 +204,13 @@ func (s *Stream) endGoneLocked() func() {
 	return s.gone
 }
 
-// writeRawLocked writes body to the detached connection as one chunk (raw
-// bytes for an HTTP/1.0 client). Precondition: s.mu held.
-func (s *Stream) writeRawLocked(body []byte) error {
+// chunkLocked frames msgs and returns them as one chunk for the detached
+// connection (raw bytes for an HTTP/1.0 client), in s.rawBuf.
+// Precondition: s.mu held, s.raw set.
+func (s *Stream) chunkLocked(msgs [][]byte) []byte {
+	s.frameAllLocked(msgs)
+	s.started = true
+	body := s.buf.Bytes()
 	out := s.rawBuf[:0]
 	if s.chunked {
 		out = strconv.AppendInt(out, int64(len(body)), 16)
@@ -221,6 +225,15 @@ func (s *Stream) writeRawLocked(body []byte) error {
 	} else {
 		s.rawBuf = nil // do not keep a burst's buffer on an idle stream
 	}
+	if s.buf.Cap() > 64<<10 {
+		s.buf = bytes.Buffer{}
+	}
+	return out
+}
+
+// writeRawBytesLocked writes out to the detached connection within the
+// write timeout. Precondition: s.mu held, s.raw set.
+func (s *Stream) writeRawBytesLocked(out []byte) error {
 	deadline := time.Now().Add(s.opts.WriteTimeout)
 	_ = s.raw.SetWriteDeadline(deadline)
 	if _, err := s.raw.Write(out); err != nil {

@@ -108,13 +108,13 @@ func decode(t testing.TB, s string) map[string]any {
 }
 
 // emulate posts a command frame to /emulation and returns the status.
-func (e *env) emulate(t *testing.T, node, session, frame string) int {
+func (e *env) emulate(t testing.TB, node, session, frame string) int {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"node": node, "session": session, "data": frame})
 	return e.post(t, "/emulation", "", string(body))
 }
 
-func (e *env) post(t *testing.T, path, contentType, body string) int {
+func (e *env) post(t testing.TB, path, contentType, body string) int {
 	t.Helper()
 	base, client := e.srv.URL, e.srv.Client()
 	if e.tlsClient != nil {

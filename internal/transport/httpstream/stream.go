@@ -84,8 +84,19 @@ type Stream struct {
 	chunked bool
 	rawBuf  []byte
 	rawDone bool // the connection was closed
-	watch   *netpoll.Watch
-	gone    func()
+
+	// What TryWriteMany could not write at once, finished by the next
+	// write: rest, bytes of a chunk the socket did not take (detached
+	// streams), or held, messages not written at all (streams still in
+	// their handler, or TLS). Guarded by mu.
+	rest []byte
+	held [][]byte
+	// batched is set while a chunk waits in a uring.Batch (fastwrite.go):
+	// mu stays locked until the batch reports it to batchDone.
+	batched   []byte
+	batchDone engine.WriteDone
+	watch     *netpoll.Watch
+	gone      func()
 }
 
 var _ engine.Transport = (*Stream)(nil)
@@ -125,19 +136,27 @@ func (s *Stream) WriteMany(msgs ...[]byte) error {
 	return s.writeLocked(msgs...)
 }
 
-// writeLocked frames msgs and writes them. Precondition: s.mu held.
+// writeLocked frames msgs and writes them, after what TryWriteMany left
+// unwritten. Precondition: s.mu held.
 func (s *Stream) writeLocked(msgs ...[]byte) error {
-	s.buf.Reset()
-	if !s.started {
-		s.buf.Write(s.opts.Preamble)
+	if s.held != nil {
+		msgs = append(s.held, msgs...)
+		s.held = nil
 	}
-	for _, m := range msgs {
-		s.frame(m)
+	if s.rest != nil {
+		rest := s.rest
+		s.rest = nil
+		if err := s.writeRawBytesLocked(rest); err != nil {
+			return err
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
 	}
 	if s.raw != nil {
-		s.started = true
-		return s.writeRawLocked(s.buf.Bytes())
+		return s.writeRawBytesLocked(s.chunkLocked(msgs))
 	}
+	s.frameAllLocked(msgs)
 	_ = s.rc.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout)) // ErrNotSupported: nothing to bound
 	if !s.started {
 		s.started = true
@@ -153,6 +172,18 @@ func (s *Stream) writeLocked(msgs ...[]byte) error {
 		s.buf = bytes.Buffer{} // do not keep a burst's buffer on an idle stream
 	}
 	return nil
+}
+
+// frameAllLocked lays msgs out in s.buf with the stream's framing, after
+// the preamble when the response has not started. Precondition: s.mu held.
+func (s *Stream) frameAllLocked(msgs [][]byte) {
+	s.buf.Reset()
+	if !s.started {
+		s.buf.Write(s.opts.Preamble)
+	}
+	for _, m := range msgs {
+		s.frame(m)
+	}
 }
 
 func (s *Stream) frame(m []byte) {
