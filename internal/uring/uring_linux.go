@@ -282,7 +282,9 @@ func (b *Batch) Len() int {
 // goes to s at Submit. The caller keeps buf unchanged and fd open until
 // then. Precondition: b is not nil and not Full.
 func (b *Batch) Add(fd int, buf []byte, s Sink) {
-	b.r.prepSend(b.n, fd, buf)
+	if b.r != nil { // else the ring failed: Submit writes directly
+		b.r.prepSend(b.n, fd, buf)
+	}
 	b.entries[b.n] = entry{fd: fd, buf: buf, sink: s}
 	b.n++
 }
@@ -293,11 +295,15 @@ func (b *Batch) Submit() {
 		return
 	}
 	n := b.n
-	taken, err := b.r.submit(n, b.res[:n])
-	if err != nil {
-		disabled.Store(true)
-		b.r.close()
-		b.r = nil
+	taken := 0 // sends the ring took; the others are made directly
+	if b.r != nil {
+		var rerr error
+		if taken, rerr = b.r.submit(n, b.res[:n]); rerr != nil {
+			// The ring is broken: no more io_uring in this process.
+			disabled.Store(true)
+			b.r.close()
+			b.r = nil
+		}
 	}
 	for i := range n {
 		e := b.entries[i]
@@ -307,7 +313,7 @@ func (b *Batch) Submit() {
 		if i < taken {
 			sent, err = outcome(e, b.res[i])
 		} else {
-			sent, err = direct(e) // withdrawn when the ring failed: make it now
+			sent, err = direct(e) // not taken by a ring that failed
 		}
 		e.sink.Sent(sent, err)
 	}

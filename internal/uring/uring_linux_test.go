@@ -281,3 +281,40 @@ func readAll(b *testing.B, pairs []pair, buf []byte) {
 		}
 	}
 }
+
+// TestBrokenRingFallsBackToDirectSends: when io_uring_enter fails, the
+// sends the kernel did not take are made directly, the batch goes on
+// without its ring, and Get returns nil from then on.
+func TestBrokenRingFallsBackToDirectSends(t *testing.T) {
+	b := getBatch(t)
+	defer disabled.Store(false) // for the other tests
+	pairs := socketPairs(t, 3)
+	var log []int
+	s := &recorder{log: &log}
+	b.Add(pairs[0].snd, []byte("one"), s)
+	b.Add(pairs[1].snd, []byte("two"), s)
+	real := b.r.fd
+	defer syscall.Close(real)
+	b.r.fd = -1 // io_uring_enter fails with EBADF, taking nothing
+	b.Submit()
+	if b.r != nil {
+		t.Fatal("the batch kept a broken ring")
+	}
+	b.Add(pairs[2].snd, []byte("three"), s) // a batch without a ring still works
+	b.Submit()
+	b.Release()
+	for i, want := range []string{"one", "two", "three"} {
+		if r := s.res[i]; r.n != len(want) || r.err != nil {
+			t.Fatalf("send %d: %+v, want %d bytes", i, r, len(want))
+		}
+		buf := make([]byte, 16)
+		_ = pairs[i].rcv.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := pairs[i].rcv.Read(buf)
+		if err != nil || string(buf[:n]) != want {
+			t.Fatalf("socket %d received %q, %v; want %q", i, buf[:n], err, want)
+		}
+	}
+	if Get() != nil {
+		t.Fatal("Get returned a batch after a ring failed")
+	}
+}
