@@ -35,6 +35,7 @@ import (
 	"github.com/heraldrt/herald/internal/transport/uni"
 	"github.com/heraldrt/herald/internal/transport/unigrpc"
 	"github.com/heraldrt/herald/internal/transport/websocket"
+	"github.com/heraldrt/herald/internal/uring"
 )
 
 // Version is the server version reported to clients and by `herald version`.
@@ -145,6 +146,11 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	if err := a.startUniGRPC(); err != nil { // issue 4
 		return err
+	}
+	if err := uring.Available(); err != nil {
+		a.log.Info("fan-out writes are made one by one", "reason", err)
+	} else {
+		a.log.Info("fan-out writes are batched through io_uring")
 	}
 	external, internal := a.handlers()
 	hs := a.cfg.HTTPServer

@@ -4,6 +4,7 @@ package uring
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
 	"sync/atomic"
 	"syscall"
@@ -221,8 +222,31 @@ func (r *ring) reap(n int, res []int32) int {
 	return count
 }
 
-// disabled is set once io_uring turned out unavailable or failed.
-var disabled atomic.Bool
+// disabled is set once io_uring turned out unavailable or failed, with
+// the reason in why.
+var (
+	disabled atomic.Bool
+	why      atomic.Value // error
+)
+
+// disable turns io_uring off for the process because of err.
+func disable(err error) {
+	why.Store(fmt.Errorf("uring: %w", err))
+	disabled.Store(true)
+}
+
+// Available reports whether fan-outs can batch their writes: nil, or why
+// not (io_uring missing, forbidden or failed). It sets up a ring if none
+// was, so that the first fan-out does not.
+func Available() error {
+	Get().Release()
+	if disabled.Load() {
+		if err, ok := why.Load().(error); ok {
+			return err
+		}
+	}
+	return nil
+}
 
 // idle holds released batches with their rings, for reuse: as many as
 // fan-outs may run at once (one per dispatcher worker, several when a
@@ -259,7 +283,7 @@ func Get() *Batch {
 	if err != nil {
 		if !errors.Is(err, syscall.EMFILE) && !errors.Is(err, syscall.ENFILE) && !errors.Is(err, syscall.ENOMEM) {
 			// ENOSYS, EPERM (sysctl, seccomp), ErrUnsupported: for good.
-			disabled.Store(true)
+			disable(fmt.Errorf("io_uring_setup: %w", err))
 		}
 		return nil
 	}
@@ -300,7 +324,7 @@ func (b *Batch) Submit() {
 		var rerr error
 		if taken, rerr = b.r.submit(n, b.res[:n]); rerr != nil {
 			// The ring is broken: no more io_uring in this process.
-			disabled.Store(true)
+			disable(fmt.Errorf("io_uring_enter: %w", rerr))
 			b.r.close()
 			b.r = nil
 		}

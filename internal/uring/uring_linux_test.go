@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -316,5 +317,15 @@ func TestBrokenRingFallsBackToDirectSends(t *testing.T) {
 	}
 	if Get() != nil {
 		t.Fatal("Get returned a batch after a ring failed")
+	}
+	if err := Available(); err == nil || !strings.Contains(err.Error(), "io_uring_enter") {
+		t.Fatalf("Available() = %v, want the ring's failure", err)
+	}
+}
+
+func TestAvailable(t *testing.T) {
+	getBatch(t).Release() // skips where io_uring is missing
+	if err := Available(); err != nil {
+		t.Fatalf("Available() = %v with io_uring working", err)
 	}
 }

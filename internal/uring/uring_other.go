@@ -2,8 +2,13 @@
 
 package uring
 
+import "errors"
+
 // Batch is unavailable on this system: Get returns nil.
 type Batch struct{}
+
+// Available returns errors.ErrUnsupported: io_uring is Linux only.
+func Available() error { return errors.ErrUnsupported }
 
 // Get returns nil: io_uring is Linux only.
 func Get() *Batch { return nil }
