@@ -122,20 +122,37 @@ func TestBatchSendsToEverySocketInOrder(t *testing.T) {
 	}
 }
 
+// ringSubmit submits b with a first send of one byte to ballast (so that
+// the batch is big enough for the ring: see minRingSends) and fails unless
+// the sends went through the ring. The caller's send is added before.
+func ringSubmit(t *testing.T, b *Batch, ballast pair, sink Sink) {
+	t.Helper()
+	last := b.entries[b.n-1]
+	b.n--
+	b.Add(ballast.snd, []byte{0}, sink)
+	b.Add(last.fd, last.buf, last.sink)
+	tail := b.r.tail
+	b.Submit()
+	if b.r == nil || b.r.tail-tail != 2 {
+		t.Fatal("the sends did not go through the ring")
+	}
+}
+
 func TestBatchFullSocketReportsZeroWithoutWaiting(t *testing.T) {
 	b := getBatch(t)
 	defer b.Release()
-	p := socketPairs(t, 1)[0] // the peer never reads
+	pairs := socketPairs(t, 2)
+	p := pairs[0] // the peer never reads
 	big := bytes.Repeat([]byte{'x'}, 1<<20)
 	var log []int
-	s := &recorder{log: &log}
+	s, ballast := &recorder{log: &log}, &recorder{log: &log}
 	total := 0
 	for i := 0; ; i++ {
 		if i == 1000 {
 			t.Fatal("a socket took 1 GiB without being read")
 		}
 		b.Add(p.snd, big, s)
-		b.Submit() // must return even though the socket is full
+		ringSubmit(t, b, pairs[1], ballast) // must return even though the socket is full
 		r := s.res[len(s.res)-1]
 		if r.err != nil {
 			t.Fatal(r.err)
@@ -165,15 +182,16 @@ func TestBatchFullSocketReportsZeroWithoutWaiting(t *testing.T) {
 func TestBatchReportsBrokenConnection(t *testing.T) {
 	b := getBatch(t)
 	defer b.Release()
-	p := socketPairs(t, 1)[0]
+	pairs := socketPairs(t, 2)
+	p := pairs[0]
 	_ = p.rcv.(*net.TCPConn).SetLinger(0)
 	_ = p.rcv.Close() // the peer resets the connection
 	var log []int
-	s := &recorder{log: &log}
+	s, ballast := &recorder{log: &log}, &recorder{log: &log}
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		b.Add(p.snd, []byte("after reset"), s)
-		b.Submit()
+		ringSubmit(t, b, pairs[1], ballast)
 		if err := s.res[len(s.res)-1].err; err != nil {
 			if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.ECONNRESET) {
 				t.Fatalf("error %v, want EPIPE or ECONNRESET", err)
@@ -200,7 +218,7 @@ func TestBatchWritesToANonSocket(t *testing.T) {
 	var log []int
 	s := &recorder{log: &log}
 	b.Add(int(w.Fd()), []byte("through a pipe"), s)
-	b.Submit()
+	ringSubmit(t, b, socketPairs(t, 1)[0], &recorder{log: &log})
 	if got := s.res; len(got) != 1 || got[0].n != 14 || got[0].err != nil {
 		t.Fatalf("outcome %v, want 14 bytes", got)
 	}
@@ -327,5 +345,29 @@ func TestAvailable(t *testing.T) {
 	getBatch(t).Release() // skips where io_uring is missing
 	if err := Available(); err != nil {
 		t.Fatalf("Available() = %v with io_uring working", err)
+	}
+}
+
+// TestSingleSendIsDirect: a batch of one send is made with sendto, not
+// through the ring (see minRingSends), with the same outcome.
+func TestSingleSendIsDirect(t *testing.T) {
+	b := getBatch(t)
+	defer b.Release()
+	p := socketPairs(t, 1)[0]
+	var log []int
+	s := &recorder{log: &log}
+	tail := b.r.tail
+	b.Add(p.snd, []byte("alone"), s)
+	b.Submit()
+	if b.r.tail != tail {
+		t.Fatal("a single send went through the ring")
+	}
+	if len(s.res) != 1 || s.res[0].n != 5 || s.res[0].err != nil {
+		t.Fatalf("outcome %v, want 5 bytes", s.res)
+	}
+	buf := make([]byte, 8)
+	_ = p.rcv.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := p.rcv.Read(buf); err != nil || string(buf[:n]) != "alone" {
+		t.Fatalf("received %q, %v", buf[:n], err)
 	}
 }
