@@ -162,13 +162,17 @@ func TestSubscribeDuringOutage(t *testing.T) {
 		return err == nil && len(col.get("kept")) > 0
 	})
 	// One connection and one worker: delivery order is total, so the
-	// sentinel on "kept" proves nothing was delivered on "dropped".
-	if _, err := b.Publish(ctx, "dropped", []byte("x"), broker.PublishOptions{}); err != nil {
-		t.Fatal(err)
+	// sentinel on "kept" proves nothing was delivered on "dropped". A
+	// publish may still meet a pooled connection of the old server and fail
+	// with EOF (an error the caller sees, not a loss): publish again then.
+	publish := func(ch, data string) {
+		eventually(t, 10*time.Second, "publish to "+ch, func() bool {
+			_, err := b.Publish(ctx, ch, []byte(data), broker.PublishOptions{})
+			return err == nil
+		})
 	}
-	if _, err := b.Publish(ctx, "kept", []byte("k2"), broker.PublishOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	publish("dropped", "x")
+	publish("kept", "k2")
 	eventually(t, 10*time.Second, "sentinel", func() bool {
 		for _, p := range col.get("kept") {
 			if string(p.Data) == "k2" {
