@@ -305,7 +305,9 @@ func TestRawRecoveryEdgeCases(t *testing.T) {
 // subscribe reply does not wait for the delay to take publications along).
 func TestWriteDelayBatchesPublications(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, withClient(map[string]any{"write_delay": "500ms"}))
+	// A delay long enough for three API round trips on a loaded CI machine
+	// with the race detector (500 ms once was not).
+	s := startServer(t, withClient(map[string]any{"write_delay": "2s"}))
 	c := dialRaw(t, s)
 	c.connectJSON(connToken(t, "u1", nil))
 	c.sendText(`{"id":2,"subscribe":{"channel":"plain"}}`)
