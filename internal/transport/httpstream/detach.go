@@ -100,6 +100,9 @@ func (s *Stream) Detach(w http.ResponseWriter, r *http.Request, rt *Reactor, gon
 		return fail()
 	}
 	s.rawRC = rc
+	if err := rc.Control(func(fd uintptr) { s.rawFD = int(fd) }); err != nil { //nolint:gosec // fd fits in int
+		return fail()
+	}
 	watch, err := p.Add(rc, s.onReadable)
 	if err != nil {
 		return fail()

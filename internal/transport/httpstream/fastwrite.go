@@ -29,7 +29,7 @@ func (s *Stream) TryWriteMany(msgs ...[]byte) (bool, error) {
 		return false, nil
 	}
 	out := s.chunkLocked(msgs)
-	n, err := rawio.WriteNow(s.rawRC, out)
+	n, err := rawio.WriteFD(s.rawFD, out)
 	if err != nil {
 		return false, fmt.Errorf("httpstream: write: %w", err)
 	}
@@ -61,13 +61,8 @@ func (s *Stream) TryWriteManyIn(b *uring.Batch, done engine.WriteDone, msgs ...[
 		s.mu.Unlock()
 		return false, nil
 	}
-	fd := -1
-	if err := s.rawRC.Control(func(f uintptr) { fd = int(f) }); err != nil { //nolint:gosec // fd fits in int
-		s.mu.Unlock()
-		return false, nil // being closed: the caller's TryWriteMany reports it
-	}
 	s.batched, s.batchDone = s.chunkLocked(msgs), done
-	b.Add(fd, s.batched, s)
+	b.Add(s.rawFD, s.batched, s)
 	return true, nil
 }
 

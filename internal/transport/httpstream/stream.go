@@ -78,8 +78,11 @@ type Stream struct {
 
 	// Set by Detach (detach.go): the hijacked connection, written instead of
 	// w from then on; guarded by mu.
-	raw     net.Conn
-	rawRC   syscall.RawConn
+	raw   net.Conn
+	rawRC syscall.RawConn
+	// rawFD is rawRC's descriptor, written to directly on plain TCP: every
+	// write and the close happen under mu, so it stays open while written.
+	rawFD   int
 	rawTLS  *nbtls.Conn // under raw when it is TLS: reads and writes do not wait
 	chunked bool
 	rawBuf  []byte
