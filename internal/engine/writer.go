@@ -149,8 +149,7 @@ func (w *writer) enqueueLocked(msgs [][]byte, size int, delayable bool, b *uring
 		if b != nil && w.batch != nil {
 			queued, err := w.batch.TryWriteManyIn(b, w, msgs...)
 			if err != nil {
-				w.closed = true
-				go w.onError(err)
+				w.triedLocked(false, err)
 				return true
 			}
 			if queued {
@@ -174,7 +173,13 @@ func (w *writer) enqueueLocked(msgs [][]byte, size int, delayable bool, b *uring
 // of the frame to a drain when the socket does not take it all.
 // Precondition: w.mu held, not flushing, tryWrite set.
 func (w *writer) tryWriteLocked(msgs [][]byte) {
-	done, err := w.tryWrite(msgs...)
+	w.triedLocked(w.tryWrite(msgs...))
+}
+
+// triedLocked handles the outcome of a write made without waiting: an
+// error closes the writer, an unfinished frame goes to a drain.
+// Precondition: w.mu held, not flushing.
+func (w *writer) triedLocked(done bool, err error) {
 	if err != nil {
 		w.closed = true
 		go w.onError(err)
@@ -193,26 +198,16 @@ func (w *writer) WriteDone(complete bool, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.flushing = false
-	switch {
-	case err != nil:
-		if !w.closed {
-			w.closed = true
-			w.queue = nil
-			w.size = 0
-			go w.onError(err)
-		}
-	case w.closed:
-	case !complete:
-		w.pending = true
-		w.flushing = true
-		go w.drain()
-		return
-	case len(w.queue) > 0:
-		w.flushing = true
-		go w.drain()
-		return
+	if !w.closed {
+		w.triedLocked(complete, err)
 	}
-	w.idle.Broadcast()
+	if !w.flushing && !w.closed && len(w.queue) > 0 {
+		w.flushing = true
+		go w.drain()
+	}
+	if !w.flushing {
+		w.idle.Broadcast()
+	}
 }
 
 // flushQueueLocked writes the queue now: in one frame without waiting when
