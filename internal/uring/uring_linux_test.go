@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/heraldrt/herald/internal/netpoll"
+	"github.com/heraldrt/herald/internal/testutil/loopback"
 )
 
 // result records one Sent call.
@@ -44,32 +45,14 @@ type pair struct {
 
 func socketPairs(t testing.TB, n int) []pair {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	pairs := make([]pair, n)
 	for i := range pairs {
-		c, err := net.Dial("tcp", ln.Addr().String())
+		s, c := loopback.Pair(t) // s is non-blocking, as the server's sockets
+		rc, err := s.SyscallConn()
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := s.(*net.TCPConn).File() // a dup, in blocking mode
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = s.Close()
-		fd := int(f.Fd())
-		if err := syscall.SetNonblock(fd, true); err != nil {
-			t.Fatal(err)
-		}
-		pairs[i] = pair{snd: fd, rcv: c}
-		t.Cleanup(func() { _ = f.Close(); _ = c.Close() })
+		_ = rc.Control(func(fd uintptr) { pairs[i] = pair{snd: int(fd), rcv: c} })
 	}
 	return pairs
 }

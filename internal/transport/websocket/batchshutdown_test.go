@@ -2,11 +2,11 @@ package websocket
 
 import (
 	"io"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/heraldrt/herald/internal/protocol"
+	"github.com/heraldrt/herald/internal/testutil/loopback"
 	"github.com/heraldrt/herald/internal/uring"
 )
 
@@ -25,22 +25,9 @@ func TestShutdownWaitsForBatchedWrite(t *testing.T) {
 		t.Skip("io_uring is not available here")
 	}
 	defer b.Release()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	server, client := loopback.Pair(t)
 	c := newConn(NewHandler(nil, Config{}, nil), server, protocol.TypeJSON)
-	rc, err := server.(*net.TCPConn).SyscallConn()
+	rc, err := server.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
