@@ -21,6 +21,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/heraldrt/herald/internal/rawio"
 )
 
 // DefaultTimeout is the default time a new connection has to send the
@@ -243,25 +245,64 @@ func (s *Splitter) classify(c net.Conn) {
 
 // readHead reads from c until its first bytes select a route or none can
 // (or reading fails). It returns the number of bytes read into buf.
+//
+// The first read is a raw non-blocking one, without a deadline: a client
+// sends its request right after connecting, so it has usually arrived, and
+// then the connection costs neither the two deadline updates of a timed
+// read nor a read through the runtime's blocking system call path.
 func (s *Splitter) readHead(c net.Conn, buf []byte) (int, destination) {
+	n, err := readNow(c, buf)
+	if n > 0 || err != nil {
+		if to, done := s.route(buf[:n], err != nil || n == len(buf)); done {
+			return n, to
+		}
+	}
 	_ = c.SetReadDeadline(time.Now().Add(s.timeout))
 	defer func() { _ = c.SetReadDeadline(time.Time{}) }()
-	n := 0
 	for {
 		m, err := c.Read(buf[n:])
 		n += m
-		undecided := false
-		for _, r := range s.routes {
-			yes, no := r.match(buf[:n])
-			if yes {
-				return n, r.to
-			}
-			undecided = undecided || !no
-		}
-		if !undecided || err != nil || n == len(buf) {
-			return n, toSlow
+		if to, done := s.route(buf[:n], err != nil || n == len(buf)); done {
+			return n, to
 		}
 	}
+}
+
+// route decides the destination of a connection whose first bytes are
+// head: done is false while more bytes could still select a route, unless
+// last (nothing more can be read) sends it to the slow listener.
+func (s *Splitter) route(head []byte, last bool) (to destination, done bool) {
+	undecided := false
+	for _, r := range s.routes {
+		yes, no := r.match(head)
+		if yes {
+			return r.to, true
+		}
+		undecided = undecided || !no
+	}
+	return toSlow, !undecided || last
+}
+
+// readNow reads what has arrived on c into buf without waiting. It returns
+// 0 and nil when nothing has arrived or c has no raw descriptor (the caller
+// then reads it the usual way), and io.EOF at the end of the stream.
+func readNow(c net.Conn, buf []byte) (int, error) {
+	rc := rawio.RawConn(c)
+	if rc == nil {
+		return 0, nil
+	}
+	n, err, cerr := rawio.ReadNow(rc, buf)
+	switch {
+	case cerr != nil:
+		return 0, cerr
+	case errors.Is(err, syscall.EAGAIN):
+		return 0, nil
+	case err != nil:
+		return 0, err
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
 }
 
 // temporary is implemented by the accept errors worth retrying
@@ -326,6 +367,11 @@ func (c *Conn) Read(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// Buffered returns the bytes read by the Splitter that have not been read
+// through the Conn yet. The slice is the Conn's; the caller must not keep
+// it past its next Read.
+func (c *Conn) Buffered() []byte { return c.head }
 
 // SyscallConn returns the raw connection of the underlying connection
 // (for a reactor reading the descriptor itself) once the bytes read by the

@@ -38,6 +38,20 @@ func Wrap(c net.Conn) net.Conn {
 	return &Conn{Conn: c}
 }
 
+// RawConn returns the raw connection of c's socket, or nil when c exposes
+// none (it is not a syscall.Conn, or its SyscallConn fails).
+func RawConn(c net.Conn) syscall.RawConn {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}
+
 // raw returns the raw connection once the underlying conn provides it.
 func (c *Conn) raw() syscall.RawConn {
 	if c.rc == nil {

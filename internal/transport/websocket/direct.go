@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"log/slog"
 	"net"
@@ -38,9 +39,16 @@ func ServeConn(h http.Handler, nc net.Conn, logger *slog.Logger) {
 	// may keep reading through it), so it is not pooled.
 	lr := &io.LimitedReader{R: nc, N: directMaxHeader}
 	br := bufio.NewReaderSize(lr, 512)
-	_ = nc.SetReadDeadline(time.Now().Add(directHeaderTimeout))
+	// A request whose head the splitter has read in full is parsed from
+	// memory: no read can block, so no deadline is needed.
+	timed := !headBuffered(nc)
+	if timed {
+		_ = nc.SetReadDeadline(time.Now().Add(directHeaderTimeout))
+	}
 	req, err := http.ReadRequest(br)
-	_ = nc.SetReadDeadline(time.Time{})
+	if timed {
+		_ = nc.SetReadDeadline(time.Time{})
+	}
 	if err != nil {
 		status := http.StatusBadRequest
 		if lr.N <= 0 {
@@ -62,6 +70,14 @@ func ServeConn(h http.Handler, nc net.Conn, logger *slog.Logger) {
 	}
 	_ = w.flush()
 	_ = nc.Close()
+}
+
+// headBuffered reports whether nc holds, already read, a whole request head
+// (up to its empty line), as a connection handed over by
+// internal/connsplit usually does.
+func headBuffered(nc net.Conn) bool {
+	b, ok := nc.(interface{ Buffered() []byte })
+	return ok && bytes.Contains(b.Buffered(), []byte("\r\n\r\n"))
 }
 
 // writeStatus writes a bare error response, as net/http answers requests it

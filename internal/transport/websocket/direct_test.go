@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/heraldrt/herald/internal/connsplit"
 	"github.com/heraldrt/herald/internal/protocol"
 	ws "github.com/heraldrt/herald/internal/transport/websocket"
 )
@@ -127,5 +128,64 @@ func TestServeConn(t *testing.T) {
 	}
 	if err := c.WriteMessage(websocket.BinaryMessage, []byte("\x02hi")); err != nil {
 		t.Fatalf("first connection after a panic elsewhere: %v", err)
+	}
+}
+
+// TestServeConnAfterSplitter: behind internal/connsplit, as Herald serves
+// it, a request whose head the splitter read in full is parsed without
+// touching the socket and upgraded with one non-blocking write, and one
+// whose head arrives in two parts (the splitter routes it on the first)
+// is read on under the header timeout; both upgrade and carry frames.
+func TestServeConnAfterSplitter(t *testing.T) {
+	h, sessions := recordingHandler(ws.Config{CloseTimeout: 500 * time.Millisecond})
+	t.Cleanup(func() { _ = h.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := connsplit.New(ln, connsplit.Config{
+		DirectPrefix: "GET /connection/websocket",
+		Direct:       func(c *connsplit.Conn) { ws.ServeConn(h, c, slog.New(slog.DiscardHandler)) },
+	})
+	done := make(chan error, 1)
+	go func() { done <- s.Serve() }()
+	t.Cleanup(func() {
+		_ = s.Close()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	const req = "GET /connection/websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+	for _, split := range []int{len(req), 40} {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(waitTimeout))
+		if _, err := io.WriteString(c, req[:split]); err != nil {
+			t.Fatal(err)
+		}
+		if split < len(req) {
+			time.Sleep(20 * time.Millisecond) // not for synchronisation: lets the splitter route on the first part
+			if _, err := io.WriteString(c, req[split:]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != http.StatusSwitchingProtocols ||
+			resp.Header.Get("Sec-Websocket-Accept") != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
+			t.Fatalf("head split at %d: %v %v", split, resp, err)
+		}
+		tr := recv(t, sessions, "session").t
+		if err := tr.WriteMany([]byte("hello")); err != nil {
+			t.Fatal(err)
+		}
+		frame := make([]byte, 7)
+		if _, err := io.ReadFull(br, frame); err != nil || string(frame[2:]) != "hello" {
+			t.Fatalf("head split at %d: frame %q, %v", split, frame, err)
+		}
+		_ = c.Close()
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -80,18 +81,10 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) (c *conn, pre 
 		resp = append(resp, deflateResponse...)
 	}
 	resp = append(resp, "\r\n\r\n"...)
-	// The HTTP server may have set deadlines; bound the handshake write by
-	// the write timeout, then clear them.
-	if err := nc.SetDeadline(time.Now().Add(h.cfg.WriteTimeout)); err == nil {
-		err = writeAll(nc, resp)
-		if err == nil {
-			err = nc.SetDeadline(time.Time{})
-		}
-		if err != nil {
-			h.logger.Debug("websocket: handshake failed", "remote_addr", r.RemoteAddr, "error", errors.Join(errHandshakeWrite, err))
-			_ = nc.Close()
-			return nil, nil, false
-		}
+	if err := h.writeHandshake(w, nc, resp); err != nil {
+		h.logger.Debug("websocket: handshake failed", "remote_addr", r.RemoteAddr, "error", errors.Join(errHandshakeWrite, err))
+		_ = nc.Close()
+		return nil, nil, false
 	}
 	proto := protocol.TypeJSON
 	if h.cfg.Unidirectional == nil {
@@ -102,6 +95,28 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) (c *conn, pre 
 		c.compressed = true
 	}
 	return c, pre, true
+}
+
+// writeHandshake writes resp, the 101 response, to nc, hijacked from w.
+// The HTTP server may have set deadlines: the write is bounded by the write
+// timeout, then they are cleared. A connection served by ServeConn has
+// none, and its socket, empty, usually takes the response at once: then one
+// non-blocking write is all it costs.
+func (h *Handler) writeHandshake(w http.ResponseWriter, nc net.Conn, resp []byte) error {
+	if _, direct := w.(*directWriter); direct {
+		n, err := writeNow(nc, resp)
+		if err != nil || n == len(resp) {
+			return err
+		}
+		resp = resp[n:]
+	}
+	if err := nc.SetDeadline(time.Now().Add(h.cfg.WriteTimeout)); err != nil {
+		return err
+	}
+	if err := writeAll(nc, resp); err != nil {
+		return err
+	}
+	return nc.SetDeadline(time.Time{})
 }
 
 // upgradeError writes the HTTP error of a rejected upgrade, with the
