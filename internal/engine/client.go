@@ -52,7 +52,7 @@ type Client struct {
 	pongPending bool
 	pingTimer   *timewheel.Timer
 	pongTimer   *timewheel.Timer
-	staleTimer  *time.Timer
+	staleTimer  *timewheel.Timer
 	expireTimer *time.Timer
 	closeTimer  *time.Timer
 	maintTimer  *timewheel.Timer
@@ -139,14 +139,7 @@ func (n *Node) NewClient(ctx context.Context, t Transport) (*Client, error) {
 	if d := cfg.client.StaleCloseDelay; d > 0 {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		c.staleTimer = time.AfterFunc(d, func() {
-			c.mu.Lock()
-			stale := c.state == stateConnecting
-			c.mu.Unlock()
-			if stale {
-				c.Close(protocol.DisconnectStale)
-			}
-		})
+		c.staleTimer = n.wheel.After(d, c.checkStale)
 	}
 	return c, nil
 }
@@ -361,6 +354,17 @@ func (c *Client) sendPing() {
 	c.enqueue(ping)
 }
 
+// checkStale is the stale timer's callback: a connection that has not
+// sent its connect command in time is closed.
+func (c *Client) checkStale() {
+	c.mu.Lock()
+	stale := c.state == stateConnecting
+	c.mu.Unlock()
+	if stale {
+		go c.Close(protocol.DisconnectStale) // never block the wheel
+	}
+}
+
 // checkPong is the pong timer's callback: a ping still unanswered
 // disconnects the client.
 func (c *Client) checkPong() {
@@ -390,7 +394,8 @@ func (c *Client) close(d protocol.Disconnect) {
 	for _, sub := range subs {
 		sub.live = false // as removeSubLocked, for the whole map
 	}
-	for _, t := range []*time.Timer{c.staleTimer, c.expireTimer, c.closeTimer} {
+	c.staleTimer.Stop()
+	for _, t := range []*time.Timer{c.expireTimer, c.closeTimer} {
 		if t != nil {
 			t.Stop()
 		}

@@ -117,9 +117,7 @@ func (c *Client) connect(req *pb.ConnectRequest) (*pb.ConnectResult, []activated
 	c.user, c.connInfo, c.expireAt = user, info, expireAt
 	c.name, c.version = req.Name, req.Version
 	c.state = stateConnected
-	if c.staleTimer != nil {
-		c.staleTimer.Stop()
-	}
+	c.staleTimer.Stop()
 	c.schedulePingLocked()
 	c.scheduleMaintenanceLocked(true)
 	if expireAt > 0 {

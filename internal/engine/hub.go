@@ -16,8 +16,26 @@ type hub struct {
 
 type connShard struct {
 	mu      sync.RWMutex
-	clients map[string]*Client            // client id → client
-	users   map[string]map[string]*Client // user → client id → client
+	clients map[string]*Client // client id → client
+	users   map[string]userSet // user → its connections
+}
+
+// userSet holds the local connections of one user. Most users have one,
+// kept without a map of its own (a map costs a few hundred bytes per
+// connection held and per connection made).
+type userSet struct {
+	one  *Client            // the only connection, while more is nil
+	more map[string]*Client // client id → client, from a second connection on
+}
+
+func (u userSet) len() int {
+	if u.more != nil {
+		return len(u.more)
+	}
+	if u.one != nil {
+		return 1
+	}
+	return 0
 }
 
 type subShard struct {
@@ -29,7 +47,7 @@ func newHub() *hub {
 	h := &hub{}
 	for i := range h.conns {
 		h.conns[i].clients = make(map[string]*Client)
-		h.conns[i].users = make(map[string]map[string]*Client)
+		h.conns[i].users = make(map[string]userSet)
 		h.subs[i].channels = make(map[string]map[*Client]*subscription)
 	}
 	return h
@@ -49,12 +67,17 @@ func shardIndex(s string) int {
 func (h *hub) addConn(c *Client) {
 	s := &h.conns[shardIndex(c.user)]
 	s.mu.Lock()
-	users := s.users[c.user]
-	if users == nil {
-		users = make(map[string]*Client)
-		s.users[c.user] = users
+	u := s.users[c.user]
+	switch {
+	case u.more != nil:
+		u.more[c.id] = c
+	case u.one == nil:
+		u.one = c
+	default:
+		u.more = map[string]*Client{u.one.id: u.one, c.id: c}
+		u.one = nil
 	}
-	users[c.id] = c
+	s.users[c.user] = u
 	s.mu.Unlock()
 
 	s = &h.conns[shardIndex(c.id)]
@@ -67,9 +90,13 @@ func (h *hub) addConn(c *Client) {
 func (h *hub) removeConn(c *Client) {
 	s := &h.conns[shardIndex(c.user)]
 	s.mu.Lock()
-	if users := s.users[c.user]; users != nil {
-		delete(users, c.id)
-		if len(users) == 0 {
+	if u, ok := s.users[c.user]; ok {
+		if u.more != nil {
+			delete(u.more, c.id)
+		} else if u.one == c {
+			u.one = nil
+		}
+		if u.len() == 0 {
 			delete(s.users, c.user)
 		}
 	}
@@ -86,9 +113,15 @@ func (h *hub) userConns(user string) []*Client {
 	s := &h.conns[shardIndex(user)]
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	users := s.users[user]
-	out := make([]*Client, 0, len(users))
-	for _, c := range users {
+	u := s.users[user]
+	if u.more == nil {
+		if u.one == nil {
+			return nil
+		}
+		return []*Client{u.one}
+	}
+	out := make([]*Client, 0, len(u.more))
+	for _, c := range u.more {
 		out = append(out, c)
 	}
 	return out
@@ -99,7 +132,7 @@ func (h *hub) userConnCount(user string) int {
 	s := &h.conns[shardIndex(user)]
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.users[user])
+	return s.users[user].len()
 }
 
 // counts returns the number of connections, distinct users, channels and

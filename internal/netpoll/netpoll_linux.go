@@ -19,7 +19,8 @@ const armEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET
 
 // Watch states.
 const (
-	stateDisarmed = iota // added, not armed yet: events are ignored
+	stateDisarmed = iota // added, not armed yet: events are recorded, not acted on
+	statePending         // not armed yet, and readiness was seen
 	stateIdle            // armed, no callback queued or running
 	stateRunning         // a callback is queued or running
 	stateDirty           // running, and readiness was seen meanwhile
@@ -199,7 +200,8 @@ func (p *Poller) dispatch(w *Watch) {
 
 // Add registers the connection behind rc, unarmed: no callback runs until
 // Arm is called. cb runs on a worker goroutine at each readiness after an
-// arming; see Callback.
+// arming; see Callback. The registration is made with its final events, so
+// that arming usually costs no system call (see Arm).
 func (p *Poller) Add(rc syscall.RawConn, cb Callback) (*Watch, error) {
 	if p.closed.Load() {
 		return nil, ErrClosed
@@ -210,7 +212,7 @@ func (p *Poller) Add(rc syscall.RawConn, cb Callback) (*Watch, error) {
 	w := &Watch{ep: ep, id: ep.lastID, rc: rc, cb: cb}
 	ep.watches[w.id] = w
 	ep.mu.Unlock()
-	if err := w.ctl(unix.EPOLL_CTL_ADD, unix.EPOLLET); err != nil {
+	if err := w.ctl(unix.EPOLL_CTL_ADD, armEvents); err != nil {
 		ep.mu.Lock()
 		delete(ep.watches, w.id)
 		ep.mu.Unlock()
@@ -226,9 +228,15 @@ func (w *Watch) Arm() error {
 	if w.removed.Load() {
 		return ErrClosed
 	}
-	if !w.state.CompareAndSwap(stateDisarmed, stateIdle) {
+	if w.state.CompareAndSwap(stateDisarmed, stateIdle) {
+		return nil // nothing seen yet: the next readiness dispatches
+	}
+	if !w.state.CompareAndSwap(statePending, stateIdle) {
 		return errors.New("netpoll: watch armed twice")
 	}
+	// Readiness was seen before arming, and an edge-triggered registration
+	// reports it only once: modifying the registration makes the kernel
+	// check readiness again and report it to a poller, which dispatches.
 	return w.ctl(unix.EPOLL_CTL_MOD, armEvents)
 }
 
@@ -247,7 +255,11 @@ func (w *Watch) notify() {
 			if w.state.CompareAndSwap(stateRunning, stateDirty) {
 				return
 			}
-		default: // disarmed (a spurious EPOLLHUP/EPOLLERR before Arm) or dirty
+		case stateDisarmed: // Arm will ask for this readiness again
+			if w.state.CompareAndSwap(stateDisarmed, statePending) {
+				return
+			}
+		default: // pending or dirty: already recorded
 			return
 		}
 	}

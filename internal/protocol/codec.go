@@ -6,8 +6,16 @@ import "github.com/heraldrt/herald/internal/protocol/protocolpb"
 // AppendFrame to put one or more encoded replies in a transport frame.
 // Errors are those of AppendReplyJSON and AppendReplyProtobuf.
 func EncodeReply(t Type, r *protocolpb.Reply) ([]byte, error) {
-	return AppendReply(t, nil, r)
+	if t == TypeProtobuf {
+		return AppendReplyProtobuf(nil, r) // sized exactly by the encoder
+	}
+	// The JSON encoder appends as it goes: a buffer as large as a typical
+	// reply (a connect reply is about 150 bytes) saves the growth steps.
+	return AppendReplyJSON(make([]byte, 0, jsonReplySizeHint), r)
 }
+
+// jsonReplySizeHint is the initial capacity of an encoded JSON reply.
+const jsonReplySizeHint = 192
 
 // AppendReply appends the encoding of r in protocol t to dst, without
 // framing. Errors are those of AppendReplyJSON and AppendReplyProtobuf.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -34,11 +35,12 @@ func ServeConn(h http.Handler, nc net.Conn, logger *slog.Logger) {
 			_ = nc.Close()
 		}
 	}()
-	// A small reader: the request is usually in the bytes the splitter
-	// read first, and after a hijack the reader is the handler's (gorilla
-	// may keep reading through it), so it is not pooled.
-	lr := &io.LimitedReader{R: nc, N: directMaxHeader}
-	br := bufio.NewReaderSize(lr, 512)
+	// A small reader (the request is usually in the bytes the splitter
+	// read first), pooled unless a handler keeps it after a hijack.
+	rr := requestReaders.Get().(*requestReader)
+	rr.lr = io.LimitedReader{R: nc, N: directMaxHeader}
+	rr.br.Reset(&rr.lr)
+	lr, br := &rr.lr, rr.br
 	// A request whose head the splitter has read in full is parsed from
 	// memory: no read can block, so no deadline is needed.
 	timed := !headBuffered(nc)
@@ -56,6 +58,7 @@ func ServeConn(h http.Handler, nc net.Conn, logger *slog.Logger) {
 		}
 		writeStatus(nc, status)
 		_ = nc.Close()
+		rr.release()
 		return
 	}
 	lr.N = 1<<63 - 1 // the rest is the WebSocket stream
@@ -63,13 +66,36 @@ func ServeConn(h http.Handler, nc net.Conn, logger *slog.Logger) {
 	w := &directWriter{nc: nc, br: br, header: make(http.Header)}
 	h.ServeHTTP(w, req)
 	if w.hijacked {
-		return // the connection and br belong to the handler now
+		if w.readerFree {
+			rr.release()
+		}
+		return // the connection (and br, unless released) belong to the handler now
 	}
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
 	_ = w.flush()
 	_ = nc.Close()
+	rr.release()
+}
+
+// requestReader reads the request of a ServeConn connection.
+type requestReader struct {
+	lr io.LimitedReader
+	br *bufio.Reader // reads lr
+}
+
+var requestReaders = sync.Pool{New: func() any {
+	r := new(requestReader)
+	r.br = bufio.NewReaderSize(&r.lr, 512)
+	return r
+}}
+
+// release returns r to the pool, holding no connection.
+func (r *requestReader) release() {
+	r.lr = io.LimitedReader{}
+	r.br.Reset(&r.lr)
+	requestReaders.Put(r)
 }
 
 // headBuffered reports whether nc holds, already read, a whole request head
@@ -100,6 +126,7 @@ type directWriter struct {
 	body        []byte
 	wroteHeader bool
 	hijacked    bool
+	readerFree  bool // hijacked without br: ServeConn may reuse it
 }
 
 func (w *directWriter) Header() http.Header { return w.header }
@@ -131,6 +158,27 @@ func (w *directWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	w.hijacked = true
 	return w.nc, bufio.NewReadWriter(w.br, bufio.NewWriterSize(w.nc, 64)), nil
+}
+
+// hijackBuffered hands over the connection with a copy of the bytes the
+// client sent after the request (nil if none), leaving the reader to
+// ServeConn (which reuses it).
+func (w *directWriter) hijackBuffered() (net.Conn, []byte, error) {
+	if w.hijacked {
+		return nil, nil, http.ErrHijacked
+	}
+	w.hijacked, w.readerFree = true, true
+	return w.nc, buffered(w.br), nil
+}
+
+// buffered returns a copy of the bytes br holds, or nil.
+func buffered(br *bufio.Reader) []byte {
+	n := br.Buffered()
+	if n == 0 {
+		return nil
+	}
+	b, _ := br.Peek(n)
+	return bytes.Clone(b)
 }
 
 // flush writes the buffered response, with Connection: close.

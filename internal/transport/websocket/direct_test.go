@@ -40,6 +40,30 @@ func serveDirect(t *testing.T, h http.Handler) string {
 	return ln.Addr().String()
 }
 
+// serveSplit serves h behind internal/connsplit on a loopback listener, as
+// Herald serves WebSocket upgrades (ws.ServeConn); it is stopped at the end
+// of the test.
+func serveSplit(tb testing.TB, h http.Handler) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := connsplit.New(ln, connsplit.Config{
+		DirectPrefix: "GET /connection/websocket",
+		Direct:       func(c *connsplit.Conn) { ws.ServeConn(h, c, slog.New(slog.DiscardHandler)) },
+	})
+	done := make(chan error, 1)
+	go func() { done <- s.Serve() }()
+	tb.Cleanup(func() {
+		_ = s.Close()
+		if err := <-done; err != nil {
+			tb.Errorf("Serve: %v", err)
+		}
+	})
+	return ln.Addr().String()
+}
+
 // rawRequest sends req on a new connection and returns the response and
 // whether the server closed the connection afterwards.
 func rawRequest(t *testing.T, addr, req string) (*http.Response, string, bool) {
@@ -104,6 +128,9 @@ func TestServeConn(t *testing.T) {
 	}{
 		{"no upgrade headers", "GET /connection/websocket HTTP/1.1\r\nHost: x\r\n\r\n", http.StatusBadRequest, ""},
 		{"bad key", "GET /connection/websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: nope\r\n\r\n", http.StatusBadRequest, ""},
+		{"key of 18 bytes", "GET /connection/websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAAAA\r\n\r\n", http.StatusBadRequest, ""},
+		{"key not Base64", "GET /connection/websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ!!\r\n\r\n", http.StatusBadRequest, ""},
+		{"key too long", "GET /connection/websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==AAAA\r\n\r\n", http.StatusBadRequest, ""},
 		{"other origin", "GET /connection/websocket HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", http.StatusForbidden, ""},
 		{"garbage", "\x00\x01\x02 garbage\r\n\r\n", http.StatusBadRequest, "400 Bad Request"},
 		{"header over 1 MiB", "GET /connection/websocket HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 1<<20+10) + "\r\n\r\n", http.StatusRequestHeaderFieldsTooLarge, ""},
@@ -139,26 +166,11 @@ func TestServeConn(t *testing.T) {
 func TestServeConnAfterSplitter(t *testing.T) {
 	h, sessions := recordingHandler(ws.Config{CloseTimeout: 500 * time.Millisecond})
 	t.Cleanup(func() { _ = h.Close() })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := connsplit.New(ln, connsplit.Config{
-		DirectPrefix: "GET /connection/websocket",
-		Direct:       func(c *connsplit.Conn) { ws.ServeConn(h, c, slog.New(slog.DiscardHandler)) },
-	})
-	done := make(chan error, 1)
-	go func() { done <- s.Serve() }()
-	t.Cleanup(func() {
-		_ = s.Close()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	addr := serveSplit(t, h)
 	const req = "GET /connection/websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
 		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
 	for _, split := range []int{len(req), 40} {
-		c, err := net.Dial("tcp", ln.Addr().String())
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}

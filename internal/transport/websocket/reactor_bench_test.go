@@ -134,3 +134,32 @@ func BenchmarkWriteManyLarge(b *testing.B) {
 	}
 	benchmarkWriteMany(b, "", msgs, false)
 }
+
+// BenchmarkConnectionCycle opens a WebSocket connection to an in-process
+// Handler behind internal/connsplit (as Herald serves it), sends a close
+// frame and waits for the server to close: the server's whole cost of a
+// short-lived connection (accept, classification, upgrade, reactor
+// registration, closing handshake) plus a hand-written client's. The
+// session is a no-op.
+func BenchmarkConnectionCycle(b *testing.B) {
+	h := ws.NewHandler(func(context.Context, engine.Transport) (ws.Session, error) {
+		return &nopSession{}, nil
+	}, ws.Config{}, nil)
+	b.Cleanup(func() { _ = h.Close() })
+	addr := serveSplit(b, h)
+	closeFrame := []byte("\x88\x82\x00\x00\x00\x00\x03\xe8") // masked close 1000
+	buf := make([]byte, 64)
+	b.ReportAllocs()
+	for b.Loop() {
+		c := rawDial(b, addr)
+		if _, err := c.Write(closeFrame); err != nil {
+			b.Fatal(err)
+		}
+		for { // the server's close frame, then EOF
+			if _, err := c.Read(buf); err != nil {
+				break
+			}
+		}
+		_ = c.Close()
+	}
+}

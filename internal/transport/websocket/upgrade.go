@@ -1,7 +1,6 @@
 package websocket
 
 import (
-	"bytes"
 	"crypto/sha1" //nolint:gosec // RFC 6455 mandates SHA-1 for Sec-WebSocket-Accept
 	"encoding/base64"
 	"errors"
@@ -51,7 +50,7 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) (c *conn, pre 
 		return fail(http.StatusForbidden, errBadOrigin)
 	}
 	key := r.Header.Get("Sec-Websocket-Key")
-	if k, err := base64.StdEncoding.DecodeString(key); err != nil || len(k) != 16 {
+	if !validKey(key) {
 		return fail(http.StatusBadRequest, errBadKey)
 	}
 	subprotocol := ""
@@ -60,18 +59,14 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) (c *conn, pre 
 	}
 	compress := h.cfg.Compression && acceptsDeflate(r.Header)
 
-	nc, brw, err := http.NewResponseController(w).Hijack()
+	nc, pre, err := hijack(w)
 	if err != nil {
 		return fail(http.StatusInternalServerError, errCannotHijack)
-	}
-	if n := brw.Reader.Buffered(); n > 0 {
-		b, _ := brw.Reader.Peek(n)
-		pre = bytes.Clone(b)
 	}
 
 	resp := make([]byte, 0, 192)
 	resp = append(resp, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
-	resp = append(resp, acceptKey(key)...)
+	resp = appendAcceptKey(resp, key)
 	if subprotocol != "" {
 		resp = append(resp, "\r\nSec-WebSocket-Protocol: "...)
 		resp = append(resp, subprotocol...)
@@ -95,6 +90,21 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) (c *conn, pre 
 		c.compressed = true
 	}
 	return c, pre, true
+}
+
+// hijack takes over the connection of w, with a copy of what the client
+// sent after its request (nil if nothing). A connection served by
+// ServeConn is taken without the buffered reader and writer of a Hijack,
+// which ServeConn reuses.
+func hijack(w http.ResponseWriter) (net.Conn, []byte, error) {
+	if dw, ok := w.(*directWriter); ok {
+		return dw.hijackBuffered()
+	}
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	return nc, buffered(brw.Reader), nil
 }
 
 // writeHandshake writes resp, the 101 response, to nc, hijacked from w.
@@ -130,12 +140,26 @@ func (h *Handler) upgradeError(w http.ResponseWriter, r *http.Request, status in
 	http.Error(w, http.StatusText(status), status)
 }
 
-// acceptKey computes Sec-WebSocket-Accept for the client's key.
-func acceptKey(key string) string {
-	s := sha1.New() //nolint:gosec // mandated by RFC 6455
-	s.Write([]byte(key))
-	s.Write([]byte(acceptGUID))
-	return base64.StdEncoding.EncodeToString(s.Sum(nil))
+// validKey reports whether key, Sec-WebSocket-Key, is the Base64 form of 16
+// bytes (24 characters), decoding it on the stack.
+func validKey(key string) bool {
+	var k [18]byte // DecodedLen(24)
+	if len(key) != 24 {
+		return false
+	}
+	n, err := base64.StdEncoding.Decode(k[:], []byte(key))
+	return err == nil && n == 16
+}
+
+// appendAcceptKey appends Sec-WebSocket-Accept for the client's key (whose
+// Base64 form the caller has checked) to dst, allocating nothing but
+// dst's growth.
+func appendAcceptKey(dst []byte, key string) []byte {
+	in := make([]byte, 0, 64)
+	in = append(in, key...)
+	in = append(in, acceptGUID...)
+	sum := sha1.Sum(in) //nolint:gosec // mandated by RFC 6455
+	return base64.StdEncoding.AppendEncode(dst, sum[:])
 }
 
 // selectSubprotocol returns the first subprotocol offered by the client that
