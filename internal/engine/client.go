@@ -34,6 +34,8 @@ const maxPendingBuffer = 10000
 type Client struct {
 	node    *Node
 	t       Transport
+	proto   protocol.Type // t.Protocol(), read per delivery without a call into t
+	uni     bool          // t.Unidirectional()
 	ctx     context.Context
 	id      string
 	session string
@@ -106,13 +108,15 @@ func (n *Node) NewClient(ctx context.Context, t Transport) (*Client, error) {
 	}
 	cfg := n.config()
 	c := &Client{
-		node: n,
-		t:    t,
-		ctx:  ctx,
-		id:   uuid.NewString(),
-		subs: make(map[string]*subscription),
+		node:  n,
+		t:     t,
+		proto: t.Protocol(),
+		uni:   t.Unidirectional(),
+		ctx:   ctx,
+		id:    uuid.NewString(),
+		subs:  make(map[string]*subscription),
 	}
-	if t.Emulation() || t.Unidirectional() {
+	if t.Emulation() || c.uni {
 		c.session = uuid.NewString()
 		n.bySession.Store(c.session, c)
 	}
@@ -167,7 +171,7 @@ func (c *Client) HandleFrame(frame []byte) bool {
 		c.Close(protocol.DisconnectBadRequest)
 		return false
 	}
-	cmds, err := protocol.DecodeCommands(c.t.Protocol(), frame)
+	cmds, err := protocol.DecodeCommands(c.proto, frame)
 	if err != nil {
 		c.node.log.Debug("malformed frame", "client", c.id, "error", err)
 		c.Close(protocol.DisconnectBadRequest)
@@ -276,7 +280,7 @@ func toClientError(err error) *protocol.Error {
 // sendReply encodes and queues r; it returns false if the connection was
 // closed as a result.
 func (c *Client) sendReply(r *pb.Reply) bool {
-	data, err := protocol.EncodeReply(c.t.Protocol(), r)
+	data, err := protocol.EncodeReply(c.proto, r)
 	if err != nil {
 		c.Close(protocol.DisconnectInappropriateProtocol)
 		return false
@@ -286,7 +290,7 @@ func (c *Client) sendReply(r *pb.Reply) bool {
 
 // sendPush encodes and queues a push outside any fan-out.
 func (c *Client) sendPush(push *pb.Push) bool {
-	data, err := encodePush(c.t.Protocol(), c.t.Unidirectional(), push)
+	data, err := encodePush(c.proto, c.uni, push)
 	if err != nil {
 		go c.Close(protocol.DisconnectInappropriateProtocol)
 		return false
@@ -336,7 +340,7 @@ func (c *Client) sendPing() {
 		c.mu.Unlock()
 		return
 	}
-	expectPong := cfg.PongTimeout > 0 && !c.t.Unidirectional()
+	expectPong := cfg.PongTimeout > 0 && !c.uni
 	if expectPong && !c.pongPending {
 		c.pongPending = true
 		if c.pongTimer == nil {
@@ -348,7 +352,7 @@ func (c *Client) sendPing() {
 	c.pingTimer.Reset(cfg.PingInterval) // the timer that called sendPing
 	c.mu.Unlock()
 	ping := pingJSON
-	if c.t.Protocol() == protocol.TypeProtobuf {
+	if c.proto == protocol.TypeProtobuf {
 		ping = pingProtobuf
 	}
 	c.enqueue(ping)
@@ -494,7 +498,7 @@ func (c *Client) deliverJoinLeave(ch string, sub *subscription, pp *preparedPush
 	if !sub.live || sub.pending {
 		return
 	}
-	data, err := pp.get(c.t.Protocol(), c.t.Unidirectional())
+	data, err := pp.get(c.proto, c.uni)
 	if err != nil {
 		go c.Close(protocol.DisconnectInappropriateProtocol)
 		return

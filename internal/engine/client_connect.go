@@ -132,13 +132,13 @@ func (c *Client) connect(req *pb.ConnectRequest) (*pb.ConnectResult, []activated
 	}
 	if cfg.client.PingInterval > 0 {
 		res.Ping = uint32(cfg.client.PingInterval / time.Second)
-		res.Pong = cfg.client.PongTimeout > 0 && !c.t.Unidirectional()
+		res.Pong = cfg.client.PongTimeout > 0 && !c.uni
 	}
 	if expireAt > 0 {
 		res.Expires = true
 		res.Ttl = uint32(expireAt - now.Unix())
 	}
-	if c.t.Emulation() || c.t.Unidirectional() {
+	if c.t.Emulation() || c.uni {
 		res.Session = c.session
 		res.Node = c.node.id
 	}
@@ -169,7 +169,7 @@ func (c *Client) connect(req *pb.ConnectRequest) (*pb.ConnectResult, []activated
 		res.Subs[s.channel] = sr
 		activated = append(activated, activatedSub{channel: s.channel, sub: sub})
 	}
-	if c.t.Unidirectional() {
+	if c.uni {
 		for _, ch := range sortedKeys(req.Subs) {
 			if sub, _ := c.subscribed(ch); sub != nil {
 				continue

@@ -270,7 +270,7 @@ func (c *Client) subscribeCore(ch string, p subParams) (*pb.SubscribeResult, *su
 			res.Publications = make([]*pb.Publication, len(pubs))
 			for i, pub := range pubs {
 				res.Publications[i] = toProtoPublication(pub)
-				if sub.delta && c.t.Protocol() == protocol.TypeJSON {
+				if sub.delta && c.proto == protocol.TypeJSON {
 					res.Publications[i].Data = jsonString(pub.Data)
 				}
 			}

@@ -67,10 +67,10 @@ func (c *Client) preparePublicationLocked(ch string, sub *subscription, pub *bro
 	}
 	var err error
 	if sub.delta {
-		data, err = pp.getDelta(c.t.Protocol(), sub.deltaReady && pp.canPatch(last))
+		data, err = pp.getDelta(c.proto, sub.deltaReady && pp.canPatch(last))
 		sub.deltaReady = true
 	} else {
-		data, err = pp.get(c.t.Protocol(), c.t.Unidirectional())
+		data, err = pp.get(c.proto, c.uni)
 	}
 	if err != nil {
 		go c.Close(protocol.DisconnectInappropriateProtocol)
