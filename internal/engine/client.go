@@ -39,7 +39,7 @@ type Client struct {
 	ctx     context.Context
 	id      string
 	session string
-	w       *writer
+	w       writer
 
 	frameMu sync.Mutex // serialises HandleFrame
 
@@ -120,7 +120,7 @@ func (n *Node) NewClient(ctx context.Context, t Transport) (*Client, error) {
 		c.session = uuid.NewString()
 		n.bySession.Store(c.session, c)
 	}
-	c.w = newWriter(writerConfig{
+	c.w.init(writerConfig{
 		maxSize:  cfg.client.QueueMaxSize,
 		maxBatch: cfg.client.MaxMessagesInFrame,
 		delay:    cfg.client.WriteDelay,

@@ -65,6 +65,14 @@ type writerConfig struct {
 }
 
 func newWriter(cfg writerConfig, write func(msgs ...[]byte) error, onError func(error)) *writer {
+	w := new(writer)
+	w.init(cfg, write, onError)
+	return w
+}
+
+// init sets up a zero writer in place (a Client holds its writer by
+// value, next to the client's own fields that a delivery also reads).
+func (w *writer) init(cfg writerConfig, write func(msgs ...[]byte) error, onError func(error)) {
 	maxBatch := cfg.maxBatch
 	switch {
 	case maxBatch == 0:
@@ -72,7 +80,7 @@ func newWriter(cfg writerConfig, write func(msgs ...[]byte) error, onError func(
 	case maxBatch < 0:
 		maxBatch = math.MaxInt
 	}
-	return &writer{maxSize: cfg.maxSize, maxBatch: maxBatch, delay: cfg.delay, write: write, onError: onError}
+	w.maxSize, w.maxBatch, w.delay, w.write, w.onError = cfg.maxSize, maxBatch, cfg.delay, write, onError
 }
 
 // enqueue adds msg to the queue, to be written at once, or after the write
