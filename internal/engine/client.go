@@ -32,19 +32,23 @@ const maxPendingBuffer = 10000
 // Client is one client connection's session. Its exported methods are safe
 // for concurrent use.
 type Client struct {
+	// What a fan-out's delivery reads comes first and together (with the
+	// writer's own hot fields at its start), so that delivering to a
+	// client whose state is not in the cache costs few cache lines.
+	mu    sync.Mutex    // guards the fields from state on; see LOCKING.md
+	proto protocol.Type // t.Protocol(), read per delivery without a call into t
+	uni   bool          // t.Unidirectional()
+	w     writer
+
 	node    *Node
 	t       Transport
-	proto   protocol.Type // t.Protocol(), read per delivery without a call into t
-	uni     bool          // t.Unidirectional()
 	ctx     context.Context
 	id      string
 	session string
-	w       writer
 
 	frameMu sync.Mutex // serialises HandleFrame
 
-	mu          sync.Mutex // guards the fields below; see LOCKING.md
-	state       clientState
+	state       clientState // this field and those below: guarded by mu
 	user        string
 	connInfo    []byte
 	name        string

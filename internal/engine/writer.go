@@ -20,20 +20,18 @@ import (
 // takes what is held along and goes out at once. The timer exists only
 // for connections that held messages, and runs only while they do.
 type writer struct {
+	// The fields a delivery reads come first (see Client).
 	mu       sync.Mutex
-	queue    [][]byte
-	size     int  // bytes queued
-	maxSize  int  // queue limit in bytes; 0 means unlimited
-	maxBatch int  // messages per frame, at least 1
 	flushing bool // a drain goroutine is running
 	closed   bool
-	idle     *sync.Cond // signalled when a drain ends; made by the first close that waits
-
-	delay time.Duration // hold delayable messages this long; 0: never
-	timer *time.Timer   // the delayed flush; created on first use
-	held  bool          // queued messages wait for the timer (not flushing)
-
-	write func(msgs ...[]byte) error
+	held     bool // queued messages wait for the timer (not flushing)
+	// pending reports that the transport holds part of a frame that the next
+	// write must finish. Guarded by mu.
+	pending  bool
+	size     int           // bytes queued
+	maxSize  int           // queue limit in bytes; 0 means unlimited
+	maxBatch int           // messages per frame, at least 1
+	delay    time.Duration // hold delayable messages this long; 0: never
 	// tryWrite, when the transport supports it, writes a frame without
 	// blocking; see TryWriter.
 	tryWrite func(msgs ...[]byte) (bool, error)
@@ -41,9 +39,12 @@ type writer struct {
 	// uring.Batch; see BatchWriter. While such a write is in the batch,
 	// flushing is set and WriteDone ends it.
 	batch BatchWriter
-	// pending reports that the transport holds part of a frame that the next
-	// write must finish. Guarded by mu.
-	pending bool
+	queue [][]byte
+
+	idle  *sync.Cond  // signalled when a drain ends; made by the first close that waits
+	timer *time.Timer // the delayed flush; created on first use
+
+	write func(msgs ...[]byte) error
 	// one is the argument array of enqueue (avoids an allocation per call
 	// through the func value). Guarded by mu.
 	one [1][]byte

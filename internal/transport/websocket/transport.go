@@ -38,48 +38,41 @@ var newline = []byte{'\n'}
 //
 // Lock order: writeMu, then mu.
 type conn struct {
-	h            *Handler
-	nc           net.Conn
-	writeTimeout time.Duration
-	closeTimeout time.Duration
-	limit        int // MessageSizeLimit
+	// The fields a fan-out's write reads and writes (TryWriteManyIn, Sent)
+	// come first and together, so that writing to a connection whose
+	// state is not in the cache costs few cache lines: with 1,000
+	// subscribers of a channel, every delivery finds its connection cold.
 
+	// writeMu serializes frame writes (WriteMany, control frames) and
+	// guards writeErr.
+	writeMu sync.Mutex
+	// closed is set once by Close, by the reader when the connection fails
+	// or the client closes it, or after an oversized message; after it,
+	// WriteMany fails and messages are no longer delivered to the session.
+	closed atomic.Bool
+	// fd is rc's descriptor, written to directly by writeFD; fdUsers and
+	// fdClosing keep shutdown from closing it (and the number from being
+	// reused by another connection) while a write is in progress.
+	fdUsers   atomic.Int32
+	fdClosing atomic.Bool
+	// Small fields, together so that they share one word.
+	proto        protocol.Type
+	compressed   bool // permessage-deflate negotiated (at upgrade); the compressors are the Handler's
+	deliver      bool // reader state: hand messages to sess
+	fragmenting  bool // reader state: a fragmented message is in progress
+	fragDeflated bool // ... and it is compressed
+	fd           int
 	// rc is set when reads are non-blocking system calls on the socket
 	// (the reactor serves the connection); nil means blocking nc.Read.
 	// Written under writeMu (writers may run before reading starts); the
 	// reader sees it set before its first callback.
 	rc syscall.RawConn
-	// fd is rc's descriptor, written to directly by writeFD; fdUsers and
-	// fdClosing keep shutdown from closing it (and the number from being
-	// reused by another connection) while a write is in progress.
-	fd        int
-	fdUsers   atomic.Int32
-	fdClosing atomic.Bool
 	// tls is set when the connection is TLS served by the reactor:
 	// reads and writes go through crypto/tls over it (nbtls), writes
 	// without waiting for the socket (what it does not take is kept in tls
 	// and flushed by the next blocking write); rc stays nil. Set under
 	// writeMu before reading starts.
-	tls *nbtls.Conn
-
-	// lastRead (unix nanoseconds of the last read with data) feeds the
-	// uni_websocket ping check.
-	lastRead atomic.Int64
-
-	// Set before reading starts, then read-only.
-	sess   Session
-	cancel context.CancelFunc
-
-	// closed is set once by Close, by the reader when the connection fails
-	// or the client closes it, or after an oversized message; after it,
-	// WriteMany fails and messages are no longer delivered to the session.
-	closed atomic.Bool
-	// done is set once the TCP connection is closed.
-	done atomic.Bool
-
-	// writeMu serializes frame writes (WriteMany, control frames) and
-	// guards writeErr.
-	writeMu  sync.Mutex
+	tls      *nbtls.Conn
 	writeErr error // sticky: a failed write leaves a partial frame behind
 	// out holds the unwritten rest of a frame that TryWriteMany could not
 	// write at once (a pooled buffer; outBuf is what to return to the pool);
@@ -92,6 +85,23 @@ type conn struct {
 	batched   *[]byte
 	batchDone engine.WriteDone
 
+	h            *Handler
+	nc           net.Conn
+	writeTimeout time.Duration
+	closeTimeout time.Duration
+	limit        int // MessageSizeLimit
+
+	// lastRead (unix nanoseconds of the last read with data) feeds the
+	// uni_websocket ping check.
+	lastRead atomic.Int64
+
+	// Set before reading starts, then read-only.
+	sess   Session
+	cancel context.CancelFunc
+
+	// done is set once the TCP connection is closed.
+	done atomic.Bool
+
 	mu         sync.Mutex
 	watch      *netpoll.Watch   // guarded by mu
 	closeTimer *time.Timer      // guarded by mu
@@ -102,13 +112,6 @@ type conn struct {
 	pending *[]byte // an incomplete frame, from its header on; nil if none
 	frag    *[]byte // a fragmented message's payload so far, when it is being delivered
 	skip    int64   // payload bytes of a discarded frame still to skip
-
-	// Small fields, together so that they share one word.
-	proto        protocol.Type
-	compressed   bool // permessage-deflate negotiated (at upgrade); the compressors are the Handler's
-	deliver      bool // reader state: hand messages to sess
-	fragmenting  bool // reader state: a fragmented message is in progress
-	fragDeflated bool // ... and it is compressed
 }
 
 var _ engine.Transport = (*conn)(nil)
