@@ -38,9 +38,16 @@ port=18300
 run() { # name binary scenario args...
   local name=$1 bin=$2 scenario=$3; shift 3
   port=$((port + 1))
+  # A port something already answers on (a server left over from an
+  # aborted run) would be measured instead of this one: skip it.
+  while curl -fs -o /dev/null --max-time 1 "http://127.0.0.1:$port/health"; do port=$((port + 1)); done
   "$bin" -c "$out/config.json" -p "$port" >"$out/$name-$scenario-$port.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "== $name $scenario: the server exited at start, see $out/$name-$scenario-$port.log" >&2
+    return
+  fi
   echo "== $name $scenario $*" >&2
   "$tool" bench "$scenario" --ws "ws://127.0.0.1:$port/connection/websocket" --api "http://127.0.0.1:$port/api" \
     --token-secret bench-secret --api-key bench-key --server-pid "$pid" --label "$name" --quiet --json \
