@@ -288,6 +288,15 @@ func tryStart(t *testing.T, cfgPath string, tlsOn bool) (*server, error) {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
+				if !ownsPort(cmd.Process.Pid, port) {
+					// Another test's server took the port between freePort
+					// and this process's bind, and answered the health
+					// check: this process cannot bind it. Measuring the
+					// other server (its configuration, not this test's)
+					// made tests fail at random.
+					s.kill()
+					return nil, fmt.Errorf("%w: %d (answered by another process)", errPortInUse, port)
+				}
 				break
 			}
 		}
@@ -302,6 +311,50 @@ func tryStart(t *testing.T, cfgPath string, tlsOn bool) (*server, error) {
 }
 
 // freePort asks the kernel for a free 127.0.0.1 port.
+// ownsPort reports whether process pid listens on TCP port, from Linux's
+// /proc (the socket's inode among the process's descriptors); where /proc
+// cannot tell, it reports true.
+func ownsPort(pid, port int) bool {
+	var inodes []string
+	readable := false
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		readable = true
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "0A" { // 0A: LISTEN
+				continue
+			}
+			_, hexPort, ok := strings.Cut(f[1], ":")
+			if p, err := strconv.ParseInt(hexPort, 16, 32); ok && err == nil && int(p) == port {
+				inodes = append(inodes, f[9])
+			}
+		}
+	}
+	if !readable {
+		return true
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return false
+	}
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err != nil {
+			continue
+		}
+		for _, ino := range inodes {
+			if link == "socket:["+ino+"]" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
