@@ -291,18 +291,11 @@ func readNow(c net.Conn, buf []byte) (int, error) {
 	if rc == nil {
 		return 0, nil
 	}
-	n, err, cerr := rawio.ReadNow(rc, buf)
-	switch {
-	case cerr != nil:
-		return 0, cerr
-	case errors.Is(err, syscall.EAGAIN):
+	n, err := rawio.ReadAvailable(rc, buf)
+	if errors.Is(err, rawio.ErrWouldBlock) {
 		return 0, nil
-	case err != nil:
-		return 0, err
-	case n == 0:
-		return 0, io.EOF
 	}
-	return n, nil
+	return n, err
 }
 
 // temporary is implemented by the accept errors worth retrying

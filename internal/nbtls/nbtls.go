@@ -123,22 +123,20 @@ func (c *Conn) Fill() (bool, error) {
 	if c.buf == nil {
 		c.buf = fillPool.Get().(*[]byte)
 	}
-	n, err, cerr := rawio.ReadNow(c.rc, *c.buf)
-	if n > 0 && err == nil && cerr == nil {
+	n, err := rawio.ReadAvailable(c.rc, *c.buf)
+	if err == nil {
 		c.unread = (*c.buf)[:n]
 		return true, nil
 	}
 	c.release()
 	switch {
-	case cerr != nil:
-		return false, cerr // closed
-	case errors.Is(err, syscall.EAGAIN):
+	case errors.Is(err, rawio.ErrWouldBlock):
 		return false, nil
-	case err != nil:
-		return false, err
+	case err == io.EOF:
+		c.eof = true
+		return true, nil
 	}
-	c.eof = true
-	return true, nil
+	return false, err
 }
 
 // Write writes like net.Conn.Write in blocking mode. In non-blocking mode it

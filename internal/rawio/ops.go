@@ -2,6 +2,7 @@ package rawio
 
 import (
 	"errors"
+	"io"
 	"sync"
 	"syscall"
 
@@ -74,6 +75,29 @@ func do(rc syscall.RawConn, buf []byte, write, wait bool) (n int, err, cerr erro
 // closed).
 func ReadNow(rc syscall.RawConn, p []byte) (n int, err, cerr error) {
 	return do(rc, p, false, false)
+}
+
+// ErrWouldBlock is returned by ReadAvailable when nothing has arrived.
+var ErrWouldBlock = errors.New("rawio: nothing to read now")
+
+// ReadAvailable reads what has arrived on the socket behind rc into p,
+// without waiting (ReadNow), and sorts the outcome for a reader: n > 0
+// with a nil error, ErrWouldBlock when nothing has arrived, io.EOF at the
+// end of the stream, rc's error when the connection is closed, or the
+// system call's.
+func ReadAvailable(rc syscall.RawConn, p []byte) (int, error) {
+	n, err, cerr := ReadNow(rc, p)
+	switch {
+	case cerr != nil:
+		return 0, cerr
+	case errors.Is(err, syscall.EAGAIN):
+		return 0, ErrWouldBlock
+	case err != nil:
+		return 0, err
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
 }
 
 // WriteNow writes what the socket behind rc takes of b now and returns how

@@ -170,3 +170,49 @@ func TestReadNowWriteNow(t *testing.T) {
 		t.Fatalf("read after close: %v, want net.ErrClosed", cerr)
 	}
 }
+
+// TestReadAvailable: each outcome of a read without waiting is sorted for
+// the reader: nothing yet, data, end of stream, a connection closed here.
+func TestReadAvailable(t *testing.T) {
+	server, client := loopback.Pair(t)
+	rc, err := server.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	if n, err := rawio.ReadAvailable(rc, buf); n != 0 || !errors.Is(err, rawio.ErrWouldBlock) {
+		t.Fatalf("nothing sent: %d, %v; want ErrWouldBlock", n, err)
+	}
+	if _, err := client.Write([]byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, err := rawio.ReadAvailable(rc, buf)
+		if err == nil {
+			if string(buf[:n]) != "hi" {
+				t.Fatalf("read %q, want hi", buf[:n])
+			}
+			break
+		}
+		if !errors.Is(err, rawio.ErrWouldBlock) || time.Now().After(deadline) {
+			t.Fatalf("data sent: %d, %v", n, err)
+		}
+		time.Sleep(time.Millisecond) // polling for the loopback delivery
+	}
+	_ = client.Close()
+	for {
+		n, err := rawio.ReadAvailable(rc, buf)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if !errors.Is(err, rawio.ErrWouldBlock) || time.Now().After(deadline) {
+			t.Fatalf("peer closed: %d, %v; want io.EOF", n, err)
+		}
+		time.Sleep(time.Millisecond) // polling for the FIN
+	}
+	_ = server.Close()
+	if _, err := rawio.ReadAvailable(rc, buf); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("closed here: %v; want net.ErrClosed", err)
+	}
+}

@@ -140,13 +140,14 @@ func (s *Stream) onReadable() netpoll.Status {
 	}
 	var buf [512]byte
 	for range 16 {
-		n, rerr, cerr := rawio.ReadNow(s.rawRC, buf[:])
+		_, err := rawio.ReadAvailable(s.rawRC, buf[:])
 		switch {
-		case cerr != nil: // closed by us
-			return netpoll.Stop
-		case errors.Is(rerr, syscall.EAGAIN):
+		case err == nil:
+		case errors.Is(err, rawio.ErrWouldBlock):
 			return netpoll.Wait
-		case rerr != nil || n == 0: // reset, or EOF: the client went away
+		case errors.Is(err, net.ErrClosed): // closed by us
+			return netpoll.Stop
+		default: // reset, or EOF: the client went away
 			return s.clientGone()
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"syscall"
 	"time"
 
 	"github.com/heraldrt/herald/internal/nbtls"
@@ -28,7 +27,7 @@ const blockingReadChunk = 2 << 10
 const maxReadsPerEvent = 4
 
 // errWouldBlock reports that a non-blocking read found no data.
-var errWouldBlock = errors.New("websocket: no data")
+var errWouldBlock = rawio.ErrWouldBlock
 
 // onReadable reads what has arrived and processes it. It returns
 // netpoll.Wait once the socket has no more data, netpoll.Again when it
@@ -116,16 +115,9 @@ func (c *conn) read(p []byte) (int, error) {
 		}
 		return n, err
 	}
-	n, err, cerr := rawio.ReadNow(c.rc, p)
-	switch {
-	case cerr != nil:
-		return 0, cerr // closed
-	case errors.Is(err, syscall.EAGAIN):
-		return 0, errWouldBlock
-	case err != nil:
+	n, err := rawio.ReadAvailable(c.rc, p)
+	if err != nil {
 		return 0, err
-	case n == 0:
-		return 0, io.EOF
 	}
 	if c.uni() != nil {
 		c.lastRead.Store(time.Now().UnixNano())
