@@ -159,10 +159,11 @@ func TestServeConn(t *testing.T) {
 }
 
 // TestServeConnAfterSplitter: behind internal/connsplit, as Herald serves
-// it, a request whose head the splitter read in full is parsed without
-// touching the socket and upgraded with one non-blocking write, and one
-// whose head arrives in two parts (the splitter routes it on the first)
-// is read on under the header timeout; both upgrade and carry frames.
+// it, a request whose head the splitter read in full (parsed from memory)
+// and one whose head arrives in two parts (the splitter routes it on the
+// first; ServeConn reads the rest from the socket) both upgrade, with the
+// right accept key, and carry frames. Whether a deadline was set is not
+// observable here.
 func TestServeConnAfterSplitter(t *testing.T) {
 	h, sessions := recordingHandler(ws.Config{CloseTimeout: 500 * time.Millisecond})
 	t.Cleanup(func() { _ = h.Close() })

@@ -76,7 +76,7 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) (c *conn, pre 
 		resp = append(resp, deflateResponse...)
 	}
 	resp = append(resp, "\r\n\r\n"...)
-	if err := h.writeHandshake(w, nc, resp); err != nil {
+	if err := h.writeHandshake(nc, resp); err != nil {
 		h.logger.Debug("websocket: handshake failed", "remote_addr", r.RemoteAddr, "error", errors.Join(errHandshakeWrite, err))
 		_ = nc.Close()
 		return nil, nil, false
@@ -93,9 +93,10 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) (c *conn, pre 
 }
 
 // hijack takes over the connection of w, with a copy of what the client
-// sent after its request (nil if nothing). A connection served by
-// ServeConn is taken without the buffered reader and writer of a Hijack,
-// which ServeConn reuses.
+// sent after its request (nil if nothing) and no deadline set (net/http
+// clears its own on a hijack; ServeConn sets none that outlive the
+// request). A connection served by ServeConn is taken without the buffered
+// reader and writer of a Hijack: ServeConn reuses its reader.
 func hijack(w http.ResponseWriter) (net.Conn, []byte, error) {
 	if dw, ok := w.(*directWriter); ok {
 		return dw.hijackBuffered()
@@ -107,26 +108,21 @@ func hijack(w http.ResponseWriter) (net.Conn, []byte, error) {
 	return nc, buffered(brw.Reader), nil
 }
 
-// writeHandshake writes resp, the 101 response, to nc, hijacked from w.
-// The HTTP server may have set deadlines: the write is bounded by the write
-// timeout, then they are cleared. A connection served by ServeConn has
-// none, and its socket, empty, usually takes the response at once: then one
-// non-blocking write is all it costs.
-func (h *Handler) writeHandshake(w http.ResponseWriter, nc net.Conn, resp []byte) error {
-	if _, direct := w.(*directWriter); direct {
-		n, err := writeNow(nc, resp)
-		if err != nil || n == len(resp) {
-			return err
-		}
-		resp = resp[n:]
-	}
-	if err := nc.SetDeadline(time.Now().Add(h.cfg.WriteTimeout)); err != nil {
+// writeHandshake writes resp, the 101 response, to nc: at once when the
+// socket takes it (an empty socket does), else the rest within the write
+// timeout.
+func (h *Handler) writeHandshake(nc net.Conn, resp []byte) error {
+	n, err := writeNow(nc, resp)
+	if err != nil || n == len(resp) {
 		return err
 	}
-	if err := writeAll(nc, resp); err != nil {
+	if err := nc.SetWriteDeadline(time.Now().Add(h.cfg.WriteTimeout)); err != nil {
 		return err
 	}
-	return nc.SetDeadline(time.Time{})
+	if _, err := nc.Write(resp[n:]); err != nil {
+		return err
+	}
+	return nc.SetWriteDeadline(time.Time{})
 }
 
 // upgradeError writes the HTTP error of a rejected upgrade, with the
