@@ -6,12 +6,14 @@ import "github.com/heraldrt/herald/internal/protocol/protocolpb"
 // AppendFrame to put one or more encoded replies in a transport frame.
 // Errors are those of AppendReplyJSON and AppendReplyProtobuf.
 func EncodeReply(t Type, r *protocolpb.Reply) ([]byte, error) {
-	if t == TypeProtobuf {
-		return AppendReplyProtobuf(nil, r) // sized exactly by the encoder
+	var dst []byte // Protobuf: sized exactly by the encoder
+	if t != TypeProtobuf {
+		// The JSON encoder appends as it goes: a buffer as large as a
+		// typical reply (a connect reply is about 150 bytes) saves the
+		// growth steps.
+		dst = make([]byte, 0, jsonReplySizeHint)
 	}
-	// The JSON encoder appends as it goes: a buffer as large as a typical
-	// reply (a connect reply is about 150 bytes) saves the growth steps.
-	return AppendReplyJSON(make([]byte, 0, jsonReplySizeHint), r)
+	return AppendReply(t, dst, r)
 }
 
 // jsonReplySizeHint is the initial capacity of an encoded JSON reply.

@@ -228,17 +228,14 @@ func (r *ring) reap(n int, res []int32) int {
 	return count
 }
 
-// disabled is set once io_uring turned out unavailable or failed, with
-// the reason in why.
-var (
-	disabled atomic.Bool
-	why      atomic.Value // error
-)
+// disabledBy is why io_uring is off for the process, once it turned out
+// unavailable or failed; nil while it works.
+var disabledBy atomic.Pointer[error]
 
 // disable turns io_uring off for the process because of err.
 func disable(err error) {
-	why.Store(fmt.Errorf("uring: %w", err))
-	disabled.Store(true)
+	err = fmt.Errorf("uring: %w", err)
+	disabledBy.Store(&err)
 }
 
 // Available reports whether fan-outs can batch their writes: nil, or why
@@ -246,10 +243,8 @@ func disable(err error) {
 // was, so that the first fan-out does not.
 func Available() error {
 	Get().Release()
-	if disabled.Load() {
-		if err, ok := why.Load().(error); ok {
-			return err
-		}
+	if err := disabledBy.Load(); err != nil {
+		return *err
 	}
 	return nil
 }
@@ -277,7 +272,7 @@ type Batch struct {
 // Get returns a batch with an io_uring instance, reused when one was
 // released, or nil when io_uring is unavailable.
 func Get() *Batch {
-	if disabled.Load() {
+	if disabledBy.Load() != nil {
 		return nil
 	}
 	select {

@@ -289,7 +289,7 @@ func readAll(b *testing.B, pairs []pair, buf []byte) {
 // without its ring, and Get returns nil from then on.
 func TestBrokenRingFallsBackToDirectSends(t *testing.T) {
 	b := getBatch(t)
-	defer disabled.Store(false) // for the other tests
+	defer disabledBy.Store(nil) // for the other tests
 	pairs := socketPairs(t, 3)
 	var log []int
 	s := &recorder{log: &log}

@@ -30,10 +30,17 @@ func (s *Stream) TryWriteMany(msgs ...[]byte) (bool, error) {
 	}
 	out := s.chunkLocked(msgs)
 	n, err := rawio.WriteFD(s.rawFD, out)
-	if err != nil {
+	return s.wroteLocked(out, n, err)
+}
+
+// wroteLocked takes the outcome of a write of out made without waiting, n
+// bytes or err: it keeps what the socket did not take for the next write
+// and reports whether out went out whole. Precondition: s.mu held.
+func (s *Stream) wroteLocked(out []byte, n int, err error) (bool, error) {
+	switch {
+	case err != nil:
 		return false, fmt.Errorf("httpstream: write: %w", err)
-	}
-	if n == len(out) {
+	case n == len(out):
 		return true, nil
 	}
 	s.rest = append([]byte(nil), out[n:]...)
@@ -71,15 +78,7 @@ func (s *Stream) TryWriteManyIn(b *uring.Batch, done engine.WriteDone, msgs ...[
 func (s *Stream) Sent(n int, err error) {
 	out, done := s.batched, s.batchDone
 	s.batched, s.batchDone = nil, nil
-	complete := false
-	switch {
-	case err != nil:
-		err = fmt.Errorf("httpstream: write: %w", err)
-	case n == len(out):
-		complete = true
-	default:
-		s.rest = append([]byte(nil), out[n:]...)
-	}
+	complete, err := s.wroteLocked(out, n, err)
 	s.mu.Unlock()
 	done.WriteDone(complete, err)
 }
