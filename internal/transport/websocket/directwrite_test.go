@@ -18,21 +18,28 @@ func TestShutdownWaitsForDirectWrite(t *testing.T) {
 	defer client.Close()
 	c := newConn(h, server, protocol.TypeJSON)
 	c.fdUsers.Add(1) // a write in progress
+	shutdownWaitsFor(t, c, "a direct write", func() { c.fdUsers.Add(-1) })
+	if _, _, ok := c.writeFD([]byte("x")); ok {
+		t.Fatal("a direct write started after shutdown")
+	}
+}
+
+// shutdownWaitsFor shuts c down and checks that it waits for what (a
+// write in progress) until end ends it, then finishes.
+func shutdownWaitsFor(t *testing.T, c *conn, what string, end func()) {
+	t.Helper()
 	done := make(chan struct{})
 	go func() { c.shutdown(); close(done) }()
 	select {
 	case <-done:
-		t.Fatal("the connection was closed during a direct write")
+		t.Fatalf("the connection was closed during %s", what)
 	case <-time.After(50 * time.Millisecond): // shutdown must still be waiting; not a timing assertion on success
 	}
-	c.fdUsers.Add(-1)
+	end()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
-		t.Fatal("shutdown did not finish after the write")
-	}
-	if _, _, ok := c.writeFD([]byte("x")); ok {
-		t.Fatal("a direct write started after shutdown")
+		t.Fatalf("shutdown did not finish after %s", what)
 	}
 }
 
