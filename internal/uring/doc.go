@@ -21,11 +21,12 @@ package uring
 
 // Size is the number of sends a Batch holds: enough for a fan-out's share
 // of a channel of 1,000 subscribers on two processors in one submission.
-// Long batches cost fewer wake-ups of the receivers (a reader woken by the
-// first sends is still running for the next ones): at 1,000 subscribers ×
-// 1 channel × 50/s, 64 → 256 → 512 measured 5.3–5.9 → 4.8–5.1 → 4.1–4.8
-// µs of server CPU per delivered message (docs/benchmarks.md). A Batch
-// and its ring hold about 80 KB.
+// At 1,000 subscribers × 1 channel × 50/s, 64 → 256 → 512 measured
+// 5.3–5.9 → 4.8–5.1 → 4.1–4.8 µs of server CPU per delivered message
+// (docs/benchmarks.md); the likely reason, not measured apart, is fewer
+// costly wake-ups of the receivers, which loopback charges to the sender.
+// A Batch and its ring hold 76 KB (26.6 KB of Batch, 32 KB of SQEs, 16.4
+// KB of rings).
 const Size = 512
 
 // Sink receives the outcome of one batched send.
