@@ -86,8 +86,14 @@ func (a *apiClient) publish(ctx context.Context, body []byte) error {
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return &apiError{Status: resp.StatusCode, Message: string(bytes.TrimSpace(b))}
+	return publishResult(resp.StatusCode, b)
+}
+
+// publishResult returns the error of a publish answer (HTTP status and
+// body), nil for a result without error.
+func publishResult(status int, b []byte) error {
+	if status != http.StatusOK {
+		return &apiError{Status: status, Message: string(bytes.TrimSpace(b))}
 	}
 	// Fast path: a result without error.
 	if !bytes.Contains(b, []byte(`"error"`)) {
@@ -103,7 +109,7 @@ func (a *apiClient) publish(ctx context.Context, body []byte) error {
 		return fmt.Errorf("api response: %w", err)
 	}
 	if r.Error != nil {
-		return &apiError{Status: resp.StatusCode, Code: r.Error.Code, Message: r.Error.Message}
+		return &apiError{Status: status, Code: r.Error.Code, Message: r.Error.Message}
 	}
 	return nil
 }

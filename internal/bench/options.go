@@ -120,6 +120,9 @@ func (o Options) Validate(ctx context.Context) error {
 	if _, err := parseSourceAddrs(o.SourceAddrs); err != nil {
 		return err
 	}
+	if strings.ContainsAny(o.APIKey, "\r\n") {
+		return errors.New("--api-key: must not contain line breaks")
+	}
 	for _, t := range []struct{ raw, what string }{{o.WSURL, "ws"}, {o.APIURL, "api"}} {
 		u, err := url.Parse(t.raw)
 		if err != nil {
