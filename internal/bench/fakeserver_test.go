@@ -37,6 +37,10 @@ type fakeServer struct {
 	secret string
 	ping   time.Duration
 	faults map[int]fault // by subscription order (0-based)
+	// failEvery > 0 answers every failEvery-th publish with an API error,
+	// without publishing it.
+	failEvery int
+	publishes atomic.Int64
 
 	mu      sync.Mutex
 	subs    map[string][]*fakeConn
@@ -233,6 +237,10 @@ func (f *fakeServer) servePublish(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if n := f.publishes.Add(1); f.failEvery > 0 && n%int64(f.failEvery) == 0 {
+		_, _ = io.WriteString(w, `{"error":{"code":100,"message":"internal server error"}}`)
 		return
 	}
 	f.mu.Lock()

@@ -65,6 +65,30 @@ func TestFanoutDetectsInjectedFaults(t *testing.T) {
 	}
 }
 
+// TestFanoutFailedPublishes: publishes the server refuses are counted as
+// errors, and the channels that had one are judged on totals: no loss, no
+// order violation and nothing extra is reported for the gaps they leave in
+// the sequence numbers.
+func TestFanoutFailedPublishes(t *testing.T) {
+	f := newFakeServer(t, nil)
+	f.failEvery = 10
+	rep, err := bench.Fanout(context.Background(), options(f, "json"), bench.FanoutConfig{Subscribers: 6, Channels: 2, Rate: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 100 publishes, 10 refused: 90 accepted, 45 per channel, 3 subscribers each.
+	want := bench.DeliveryCounts{Expected: 270, Delivered: 270}
+	if *rep.Delivery != want {
+		t.Fatalf("delivery = %+v, want %+v", *rep.Delivery, want)
+	}
+	if ok, failed := rep.Figures["publishes_ok"], rep.Figures["publish_errors"]; ok != 90 || failed != 10 {
+		t.Fatalf("publishes ok %v, errors %v; want 90 and 10", ok, failed)
+	}
+	if len(rep.Errors) == 0 {
+		t.Fatal("no error reported for the refused publishes")
+	}
+}
+
 func TestFanoutCleanRunAnswersPings(t *testing.T) {
 	f := newFakeServer(t, nil)
 	o := options(f, "json")
