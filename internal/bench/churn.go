@@ -116,7 +116,7 @@ func Churn(ctx context.Context, o Options, cfg ChurnConfig) (*Report, error) {
 	rep.set("failures", float64(failed.Load()))
 	rep.set("cycles_per_sec", per(float64(cycles.Load()), totalSecs))
 	if last := len(rep.Rounds) - 1; havePrev && last >= 0 && rep.Rounds[last].Server != nil {
-		rep.Server = usage(o.ServerPID, first, prev)
+		rep.setServer(usage(o.ServerPID, first, prev))
 		firstRound := rep.Rounds[0].Server
 		rep.set("server_cpu_us_per_cycle", per(rep.Server.CPUSeconds*1e6, float64(cycles.Load())))
 		rep.set("server_rss_growth_bytes", float64(prev.RSSBytes-firstRound.RSSBytes))

@@ -93,7 +93,7 @@ func Conns(ctx context.Context, o Options, cfg ConnsConfig) (*Report, error) {
 	rep.set("pings_answered", float64(pings.Load()))
 	rep.set("connections_lost_during_hold", float64(set.lost.Load()))
 	if haveBase && haveHeld && haveEnd {
-		rep.Server = usage(o.ServerPID, baseline, end)
+		rep.setServer(usage(o.ServerPID, baseline, end))
 		rep.set("server_rss_per_conn_bytes", per(float64(held.RSSBytes-baseline.RSSBytes), ok))
 		rep.set("server_rss_per_conn_after_hold_bytes", per(float64(end.RSSBytes-baseline.RSSBytes), ok))
 		rep.set("server_fds_per_conn", per(float64(held.FDs-baseline.FDs), ok))

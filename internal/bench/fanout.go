@@ -166,7 +166,7 @@ func Fanout(ctx context.Context, o Options, cfg FanoutConfig) (*Report, error) {
 	rep.set("pings_answered", float64(set.pings()))
 	rep.set("bench_cpu_us_per_delivered", per(selfSecs*1e6, float64(dc.Delivered)))
 	if haveBefore && haveAfter {
-		rep.Server = usage(o.ServerPID, before, after)
+		rep.setServer(usage(o.ServerPID, before, after))
 		rep.set("server_cpu_us_per_delivered", per(rep.Server.CPUSeconds*1e6, float64(dc.Delivered)))
 		rep.set("server_cpu_us_per_publish", per(rep.Server.CPUSeconds*1e6, float64(published.Load())))
 	}

@@ -21,6 +21,8 @@ type ProcSample struct {
 	At time.Time `json:"-"`
 	// CPUSeconds is user plus system CPU time consumed so far.
 	CPUSeconds float64 `json:"cpu_seconds"`
+	// SystemCPUSeconds is the system (kernel) part of CPUSeconds.
+	SystemCPUSeconds float64 `json:"system_cpu_seconds"`
 	// RSSBytes is the resident set size (VmRSS).
 	RSSBytes int64 `json:"rss_bytes"`
 	// Threads is the number of OS threads.
@@ -42,7 +44,7 @@ func readProcAt(root string, pid int) (ProcSample, error) {
 	if err != nil {
 		return s, err
 	}
-	if s.CPUSeconds, err = parseStatCPU(stat); err != nil {
+	if s.CPUSeconds, s.SystemCPUSeconds, err = parseStatCPU(stat); err != nil {
 		return s, fmt.Errorf("%s/stat: %w", dir, err)
 	}
 	status, err := os.ReadFile(filepath.Join(dir, "status"))
@@ -63,25 +65,25 @@ func readProcAt(root string, pid int) (ProcSample, error) {
 // errProcFormat reports a /proc file in an unexpected format.
 var errProcFormat = errors.New("unexpected format")
 
-// parseStatCPU returns utime+stime in seconds from the contents of
-// /proc/PID/stat. The command name (field 2) may hold spaces and
+// parseStatCPU returns utime+stime and stime in seconds from the contents
+// of /proc/PID/stat. The command name (field 2) may hold spaces and
 // parentheses, so fields are counted from its last ')'.
-func parseStatCPU(b []byte) (float64, error) {
+func parseStatCPU(b []byte) (total, system float64, err error) {
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, errProcFormat
+		return 0, 0, errProcFormat
 	}
 	// After ")": field 3 (state) is the first; utime is 14, stime is 15.
 	f := bytes.Fields(b[i+1:])
 	if len(f) < 13 {
-		return 0, errProcFormat
+		return 0, 0, errProcFormat
 	}
 	ut, err1 := strconv.ParseUint(string(f[11]), 10, 64)
 	st, err2 := strconv.ParseUint(string(f[12]), 10, 64)
 	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("%w: %w", errProcFormat, err)
+		return 0, 0, fmt.Errorf("%w: %w", errProcFormat, err)
 	}
-	return float64(ut+st) / clockTicks, nil
+	return float64(ut+st) / clockTicks, float64(st) / clockTicks, nil
 }
 
 // parseStatus returns VmRSS in bytes and Threads from /proc/PID/status.
@@ -129,6 +131,8 @@ type ServerUsage struct {
 	After  ProcSample `json:"after"`
 	// CPUSeconds is After.CPUSeconds - Before.CPUSeconds.
 	CPUSeconds float64 `json:"cpu_seconds"`
+	// SystemCPUSeconds is the system (kernel) part of CPUSeconds.
+	SystemCPUSeconds float64 `json:"system_cpu_seconds"`
 	// RSSDeltaBytes is After.RSSBytes - Before.RSSBytes.
 	RSSDeltaBytes int64 `json:"rss_delta_bytes"`
 }
@@ -150,8 +154,21 @@ func (p procProbe) sample() (ProcSample, bool, error) {
 func usage(pid int, before, after ProcSample) *ServerUsage {
 	return &ServerUsage{
 		PID: pid, Before: before, After: after,
-		CPUSeconds:    after.CPUSeconds - before.CPUSeconds,
-		RSSDeltaBytes: after.RSSBytes - before.RSSBytes,
+		CPUSeconds:       after.CPUSeconds - before.CPUSeconds,
+		SystemCPUSeconds: after.SystemCPUSeconds - before.SystemCPUSeconds,
+		RSSDeltaBytes:    after.RSSBytes - before.RSSBytes,
+	}
+}
+
+// setServer records the server's use of the measured phase in r, with its
+// kernel share: the part of the server's CPU spent in system calls and the
+// kernel work they do (on loopback, the receiving socket's processing and
+// the reader's wake-up too), which bounds what the server's own code can
+// save.
+func (r *Report) setServer(u *ServerUsage) {
+	r.Server = u
+	if u.CPUSeconds > 0 {
+		r.set("server_cpu_kernel_share", u.SystemCPUSeconds/u.CPUSeconds)
 	}
 }
 

@@ -31,10 +31,10 @@ func TestParseProcFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.CPUSeconds != 4 || s.RSSBytes != 2048*1024 || s.Threads != 9 || s.FDs != 4 {
+	if s.CPUSeconds != 4 || s.SystemCPUSeconds != 1.5 || s.RSSBytes != 2048*1024 || s.Threads != 9 || s.FDs != 4 {
 		t.Fatalf("sample %+v", s)
 	}
-	if _, err := parseStatCPU([]byte("42 (x) S 1 2")); !errors.Is(err, errProcFormat) {
+	if _, _, err := parseStatCPU([]byte("42 (x) S 1 2")); !errors.Is(err, errProcFormat) {
 		t.Fatalf("short stat: %v", err)
 	}
 	if _, _, err := parseStatus([]byte("Name:\tx\n")); !errors.Is(err, errProcFormat) {

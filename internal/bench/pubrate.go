@@ -162,7 +162,7 @@ func Pubrate(ctx context.Context, o Options, cfg PubrateConfig) (*Report, error)
 	rep.set("requests_per_sec", per(ok, pubSecs))
 	rep.set("bench_cpu_us_per_request", per(selfSecs*1e6, ok))
 	if haveBefore && haveAfter {
-		rep.Server = usage(o.ServerPID, before, after)
+		rep.setServer(usage(o.ServerPID, before, after))
 		rep.set("server_cpu_us_per_request", per(rep.Server.CPUSeconds*1e6, ok))
 	}
 	rep.Errors = errs.snapshot()

@@ -107,6 +107,9 @@ func TestFanoutCleanRunAnswersPings(t *testing.T) {
 	if rep.Server == nil || rep.Figures["server_cpu_us_per_delivered"] <= 0 {
 		t.Fatalf("no server figures: %+v %v", rep.Server, rep.Figures)
 	}
+	if k, ok := rep.Figures["server_cpu_kernel_share"]; ok && (k < 0 || k > 1) {
+		t.Fatalf("kernel share %v", k)
+	}
 	var out bytes.Buffer
 	if err := rep.WriteHuman(&out); err != nil {
 		t.Fatal(err)
