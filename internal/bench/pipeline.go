@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -45,15 +46,17 @@ type pipeline struct {
 
 // pipeGen is one connection of a pipeline and the goroutine reading its
 // answers. After a transport error it is dead: the publishes in flight
-// fail and the next Send dials again.
+// fail with that error and the next send dials again.
 type pipeGen struct {
 	conn    net.Conn
 	br      *bufio.Reader
-	pending chan int // channel index of each request in flight, in order
-	dead    atomic.Bool
+	pending chan int              // channel index of each request in flight, in order
+	err     atomic.Pointer[error] // the transport error, once dead
 	wg      sync.WaitGroup
 }
 
+// newPipeline returns a pipeline to o's API that reports each publish's
+// outcome to done; it dials on the first send.
 func newPipeline(o Options, done func(k int, err error)) (*pipeline, error) {
 	u, err := url.Parse(o.APIURL + "/publish")
 	if err != nil {
@@ -73,7 +76,7 @@ func newPipeline(o Options, done func(k int, err error)) (*pipeline, error) {
 // send publishes body (a publish request) on channel k. Its outcome is
 // reported to done, in order with the other sends.
 func (p *pipeline) send(ctx context.Context, k int, body []byte) {
-	if p.gen == nil || p.gen.dead.Load() {
+	if p.gen == nil || p.gen.err.Load() != nil {
 		p.closeGen()
 		gen, err := p.dial(ctx)
 		if err != nil {
@@ -85,7 +88,7 @@ func (p *pipeline) send(ctx context.Context, k int, body []byte) {
 	p.req = p.appendRequest(p.req[:0], body)
 	p.gen.pending <- k // waits while the window is full
 	if _, err := p.gen.conn.Write(p.req); err != nil {
-		p.gen.kill() // the reader fails what is pending, this one included
+		p.gen.kill(err) // the reader fails what is pending, this one included
 	}
 }
 
@@ -122,10 +125,10 @@ func (p *pipeline) dial(ctx context.Context) (*pipeGen, error) {
 	return g, nil
 }
 
-// kill marks g dead and closes its connection, which ends a read or write
-// in progress.
-func (g *pipeGen) kill() {
-	g.dead.Store(true)
+// kill marks g dead because of err (the first error counts) and closes its
+// connection, which ends a read or write in progress.
+func (g *pipeGen) kill(err error) {
+	g.err.CompareAndSwap(nil, &err)
 	_ = g.conn.Close()
 }
 
@@ -133,21 +136,27 @@ func (g *pipeGen) kill() {
 // closed; once g is dead, the requests still pending fail at once.
 func (p *pipeline) read(g *pipeGen) {
 	defer g.wg.Done()
-	var lastErr error
 	for k := range g.pending {
-		if g.dead.Load() {
-			p.done(k, fmt.Errorf("connection lost: %w", lastErr))
+		if lost := g.err.Load(); lost != nil {
+			p.done(k, fmt.Errorf("connection lost: %w", *lost))
 			continue
 		}
 		_ = g.conn.SetReadDeadline(time.Now().Add(p.o.Timeout))
 		err, fatal := readPublishAnswer(g.br)
 		if fatal {
-			lastErr = err
-			g.kill()
+			cause := err
+			if cause == nil { // answered with Connection: close
+				cause = errAnswerClosed
+			}
+			g.kill(cause)
 		}
 		p.done(k, err)
 	}
 }
+
+// errAnswerClosed is why the publishes sent after an answer with
+// Connection: close fail: the server reads no more requests.
+var errAnswerClosed = errors.New("the server closed the connection after an answer")
 
 // readPublishAnswer reads one HTTP response to a publish request. fatal
 // means the connection cannot carry more answers.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -61,6 +62,9 @@ func TestPipelineSendsBeforeAnswers(t *testing.T) {
 	const n = 5
 	got := make(chan []string, 1)
 	api := pipeServer(t, func(c net.Conn) {
+		// A publisher that waited for each answer would leave the second
+		// read without a request: fail it instead of hanging.
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		br := bufio.NewReader(c)
 		var bodies []string
 		for range n {
@@ -150,6 +154,7 @@ func TestPipelineRedialsAfterLostConnection(t *testing.T) {
 	ctx := context.Background()
 	p.send(ctx, 0, []byte(`{}`))
 	p.send(ctx, 1, []byte(`{}`))
+	deadline := time.Now().Add(5 * time.Second)
 	for { // poll until the lost connection is noticed
 		out.mu.Lock()
 		n := len(out.ks)
@@ -157,12 +162,18 @@ func TestPipelineRedialsAfterLostConnection(t *testing.T) {
 		if n == 2 {
 			break
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d outcomes after the server hung up, want 2", n)
+		}
 		time.Sleep(time.Millisecond)
 	}
 	p.send(ctx, 2, []byte(`{}`))
 	p.close()
 	if out.errs[0] != nil || out.errs[1] == nil || out.errs[2] != nil {
 		t.Fatalf("outcomes %v (ks %v)", out.errs, out.ks)
+	}
+	if msg := out.errs[1].Error(); strings.Contains(msg, "%!") {
+		t.Fatalf("the lost publish's error has no cause: %q", msg)
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -177,5 +188,31 @@ func TestValidateRejectsAPIKeyLineBreak(t *testing.T) {
 	o := Options{WSURL: "ws://127.0.0.1:1/connection/websocket", APIURL: "http://127.0.0.1:1/api", APIKey: "k\r\nX-Evil: 1"}
 	if err := o.Validate(context.Background()); err == nil {
 		t.Fatal("a key with a line break was accepted")
+	}
+}
+
+// TestPipelineAnswerWithConnectionClose: an answer that closes the
+// connection counts, and the publishes sent after it fail with that cause.
+func TestPipelineAnswerWithConnectionClose(t *testing.T) {
+	api := pipeServer(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		if _, err := br.Peek(1); err != nil { // the second request has arrived
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 13\r\n\r\n{\"result\":{}}")
+	})
+	var out outcomes
+	p, err := newPipeline(Options{APIURL: api, Timeout: 5 * time.Second}, out.done)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.send(context.Background(), 0, []byte(`{}`))
+	p.send(context.Background(), 1, []byte(`{}`))
+	p.close()
+	if len(out.errs) != 2 || out.errs[0] != nil || !errors.Is(out.errs[1], errAnswerClosed) {
+		t.Fatalf("outcomes %v", out.errs)
 	}
 }

@@ -65,12 +65,6 @@ type writerConfig struct {
 	delay    time.Duration
 }
 
-func newWriter(cfg writerConfig, write func(msgs ...[]byte) error, onError func(error)) *writer {
-	w := new(writer)
-	w.init(cfg, write, onError)
-	return w
-}
-
 // init sets up a zero writer in place (a Client holds its writer by
 // value, next to the client's own fields that a delivery also reads).
 func (w *writer) init(cfg writerConfig, write func(msgs ...[]byte) error, onError func(error)) {
@@ -188,7 +182,7 @@ func (w *writer) tryWriteLocked(msgs [][]byte) {
 // Precondition: w.mu held, not flushing.
 func (w *writer) triedLocked(done bool, err error) {
 	if err != nil {
-		w.closed = true
+		w.shutLocked()
 		go w.onError(err)
 		return
 	}
@@ -310,10 +304,7 @@ func (w *writer) signalIdleLocked() {
 // fail ends the drain after a write error.
 func (w *writer) fail(err error) {
 	w.mu.Lock()
-	w.stopHeldLocked()
-	w.closed = true
-	w.queue = nil
-	w.size = 0
+	w.shutLocked()
 	w.flushing = false
 	w.signalIdleLocked()
 	w.mu.Unlock()
@@ -336,11 +327,17 @@ func (w *writer) close(flush bool) {
 			w.idle.Wait()
 		}
 	}
+	w.shutLocked()
+	w.mu.Unlock()
+}
+
+// shutLocked closes the writer and drops what it holds: queued messages
+// and a delayed flush. Precondition: w.mu held.
+func (w *writer) shutLocked() {
 	w.stopHeldLocked()
 	w.closed = true
 	w.queue = nil
 	w.size = 0
-	w.mu.Unlock()
 }
 
 // stopHeldLocked drops the delayed flush (a callback already started

@@ -356,3 +356,11 @@ func TestWriterCloseWaitsForBatchedWrite(t *testing.T) {
 		t.Fatal("close did not return after the batched write ended")
 	}
 }
+
+// newWriter returns a writer set up by init (a Client holds its own by
+// value).
+func newWriter(cfg writerConfig, write func(msgs ...[]byte) error, onError func(error)) *writer {
+	w := new(writer)
+	w.init(cfg, write, onError)
+	return w
+}

@@ -134,11 +134,7 @@ func TestHeadReadFirst(t *testing.T) {
 // socket, return what has arrived, stop at a full socket without error,
 // and report the connection's own error once it is closed.
 func TestReadNowWriteNow(t *testing.T) {
-	s, c := loopback.Pair(t)
-	rc, err := s.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, c, rc := rawPair(t)
 	buf := make([]byte, 64)
 	if n, err, cerr := rawio.ReadNow(rc, buf); n != 0 || !errors.Is(err, syscall.EAGAIN) || cerr != nil {
 		t.Fatalf("empty socket: %d, %v, %v; want EAGAIN", n, err, cerr)
@@ -174,11 +170,7 @@ func TestReadNowWriteNow(t *testing.T) {
 // TestReadAvailable: each outcome of a read without waiting is sorted for
 // the reader: nothing yet, data, end of stream, a connection closed here.
 func TestReadAvailable(t *testing.T) {
-	server, client := loopback.Pair(t)
-	rc, err := server.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
+	server, client, rc := rawPair(t)
 	buf := make([]byte, 16)
 	if n, err := rawio.ReadAvailable(rc, buf); n != 0 || !errors.Is(err, rawio.ErrWouldBlock) {
 		t.Fatalf("nothing sent: %d, %v; want ErrWouldBlock", n, err)
@@ -186,33 +178,41 @@ func TestReadAvailable(t *testing.T) {
 	if _, err := client.Write([]byte("hi")); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		n, err := rawio.ReadAvailable(rc, buf)
-		if err == nil {
-			if string(buf[:n]) != "hi" {
-				t.Fatalf("read %q, want hi", buf[:n])
-			}
-			break
-		}
-		if !errors.Is(err, rawio.ErrWouldBlock) || time.Now().After(deadline) {
-			t.Fatalf("data sent: %d, %v", n, err)
-		}
-		time.Sleep(time.Millisecond) // polling for the loopback delivery
+	if n, err := readArrived(t, rc, buf); err != nil || string(buf[:n]) != "hi" {
+		t.Fatalf("data sent: %q, %v; want hi", buf[:n], err)
 	}
 	_ = client.Close()
-	for {
-		n, err := rawio.ReadAvailable(rc, buf)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if !errors.Is(err, rawio.ErrWouldBlock) || time.Now().After(deadline) {
-			t.Fatalf("peer closed: %d, %v; want io.EOF", n, err)
-		}
-		time.Sleep(time.Millisecond) // polling for the FIN
+	if n, err := readArrived(t, rc, buf); !errors.Is(err, io.EOF) {
+		t.Fatalf("peer closed: %d, %v; want io.EOF", n, err)
 	}
 	_ = server.Close()
 	if _, err := rawio.ReadAvailable(rc, buf); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("closed here: %v; want net.ErrClosed", err)
+	}
+}
+
+// rawPair returns a loopback connection pair and the raw connection of its
+// server side.
+func rawPair(t *testing.T) (server *net.TCPConn, client net.Conn, rc syscall.RawConn) {
+	t.Helper()
+	server, client = loopback.Pair(t)
+	rc, err := server.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return server, client, rc
+}
+
+// readArrived polls ReadAvailable until something other than
+// ErrWouldBlock comes (what loopback sent has arrived), for at most 5 s.
+func readArrived(t *testing.T, rc syscall.RawConn, buf []byte) (int, error) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, err := rawio.ReadAvailable(rc, buf)
+		if !errors.Is(err, rawio.ErrWouldBlock) || time.Now().After(deadline) {
+			return n, err
+		}
+		time.Sleep(time.Millisecond) // polling for the loopback delivery
 	}
 }

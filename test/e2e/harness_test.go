@@ -310,7 +310,6 @@ func tryStart(t *testing.T, cfgPath string, tlsOn bool) (*server, error) {
 	return s, nil
 }
 
-// freePort asks the kernel for a free 127.0.0.1 port.
 // ownsPort reports whether process pid listens on TCP port, from Linux's
 // /proc (the socket's inode among the process's descriptors); where /proc
 // cannot tell, it reports true.
@@ -355,6 +354,7 @@ func ownsPort(pid, port int) bool {
 	return false
 }
 
+// freePort asks the kernel for a free 127.0.0.1 port.
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

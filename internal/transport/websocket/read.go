@@ -26,9 +26,6 @@ const blockingReadChunk = 2 << 10
 // the reactor calls it again after other connections had their turn.
 const maxReadsPerEvent = 4
 
-// errWouldBlock reports that a non-blocking read found no data.
-var errWouldBlock = rawio.ErrWouldBlock
-
 // onReadable reads what has arrived and processes it. It returns
 // netpoll.Wait once the socket has no more data, netpoll.Again when it
 // stopped reading after maxReadsPerEvent reads, and netpoll.Stop once the
@@ -90,7 +87,7 @@ func (c *conn) onReadable() netpoll.Status {
 			}
 			putBuf(bp)
 		}
-		if errors.Is(err, errWouldBlock) {
+		if errors.Is(err, rawio.ErrWouldBlock) {
 			return netpoll.Wait
 		}
 		if err != nil {
@@ -102,7 +99,7 @@ func (c *conn) onReadable() netpoll.Status {
 }
 
 // read reads into p: a non-blocking system call for a connection of the
-// reactor (errWouldBlock when nothing has arrived), a blocking Read
+// reactor (rawio.ErrWouldBlock when nothing has arrived), a blocking Read
 // otherwise. It returns io.EOF when the client has closed its side.
 func (c *conn) read(p []byte) (int, error) {
 	if c.tls != nil {
@@ -127,7 +124,7 @@ func (c *conn) read(p []byte) (int, error) {
 
 // readTLS reads decrypted bytes into p from a TLS connection in the
 // reactor (nbtls): what crypto/tls holds, else what the socket holds now,
-// else errWouldBlock.
+// else rawio.ErrWouldBlock.
 func (c *conn) readTLS(p []byte) (int, error) {
 	for {
 		n, err := c.nc.Read(p)
@@ -148,7 +145,7 @@ func (c *conn) readTLS(p []byte) (int, error) {
 			return 0, err
 		}
 		if !more {
-			return 0, errWouldBlock
+			return 0, rawio.ErrWouldBlock
 		}
 	}
 }
