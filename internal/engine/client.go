@@ -86,16 +86,19 @@ type subscription struct {
 	lastCheck     time.Time            // last stream position check
 	suspectOffset uint64               // stream top seen ahead of the client at the last check
 	pending       bool                 // subscribe reply not yet queued
-	buffer        []pendingPublication // publications received while pending
+	buffer        []pendingPublication // publications, joins and leaves received while pending
 	offset        uint64               // last delivered offset (positioned)
 	epoch         string               // stream epoch (positioned)
 	expireAt      int64                // unix seconds; 0 = never
 	timer         *time.Timer          // expiry check
 }
 
+// pendingPublication is a publication, or a join or leave push (push set),
+// received while its subscription was pending, in arrival order.
 type pendingPublication struct {
-	pub *broker.Publication
-	sp  broker.StreamPosition
+	pub  *broker.Publication
+	sp   broker.StreamPosition
+	push *preparedPush
 }
 
 var (
@@ -499,7 +502,16 @@ func (c *Client) insufficientState(ch string, sub *subscription) {
 func (c *Client) deliverJoinLeave(ch string, sub *subscription, pp *preparedPush, b *uring.Batch) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !sub.live || sub.pending {
+	if !sub.live {
+		return
+	}
+	if sub.pending {
+		// Queued after the subscribe reply, in order with publications.
+		if len(sub.buffer) >= maxPendingBuffer {
+			go c.Close(protocol.DisconnectSlow)
+			return
+		}
+		sub.buffer = append(sub.buffer, pendingPublication{push: pp})
 		return
 	}
 	data, err := pp.get(c.proto, c.uni)
@@ -525,6 +537,18 @@ func (c *Client) activate(ch string, sub *subscription) {
 	sub.buffer = nil
 	sub.pending = false
 	for _, p := range buf {
+		if p.push != nil {
+			data, err := p.push.get(c.proto, c.uni)
+			if err != nil {
+				go c.Close(protocol.DisconnectInappropriateProtocol)
+				return
+			}
+			if !c.w.enqueue(data, false) {
+				go c.Close(protocol.DisconnectSlow)
+				return
+			}
+			continue
+		}
 		data, more := c.preparePublicationLocked(ch, sub, p.pub, p.sp, newPreparedPush(ch, p.pub, nil))
 		if data != nil && !c.w.enqueue(data, false) {
 			go c.Close(protocol.DisconnectSlow)

@@ -251,6 +251,47 @@ func TestPresenceAndJoinLeave(t *testing.T) {
 	}
 }
 
+// A join or leave that reaches a subscriber between its subscribe reply
+// being written and the end of its pending phase is delivered after the
+// reply, not dropped (CI flake of TestSDKJoinLeave).
+func TestJoinLeaveWhilePendingAreDeliveredAfterReply(t *testing.T) {
+	n := newNode(t, testConfig())
+	tra := &frameTransport{}
+	a := connectVia(t, n, tra, &tra.testTransport, "1")
+	gate := make(chan struct{})
+	tra.setGate(gate) // a's subscribe reply stays in its (inline) write
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.HandleFrame([]byte(`{"id":2,"subscribe":{"channel":"chat:w"}}`))
+	}()
+	eventually(t, 5*time.Second, tra.waiting.Load, "a's subscribe reply being written")
+	tra.setGate(nil)
+	b, trb := connect(t, n, "2")
+	b.HandleFrame([]byte(`{"id":2,"subscribe":{"channel":"chat:w"}}`))
+	waitMsg(t, trb, `"id":2`)
+	eventually(t, 5*time.Second, func() bool { return engine.PendingLen(a, "chat:w") == 1 }, "b's join held for a")
+	b.Close(protocol.DisconnectConnectionClosed)
+	eventually(t, 5*time.Second, func() bool { return engine.PendingLen(a, "chat:w") == 2 }, "b's leave held for a")
+	close(gate)
+	<-done
+	waitMsg(t, &tra.testTransport, `"leave":{"info":{"user":"2"`)
+	var order []string
+	for _, m := range tra.messages() {
+		switch {
+		case strings.Contains(m, `"id":2`):
+			order = append(order, "reply")
+		case strings.Contains(m, `"join"`):
+			order = append(order, "join")
+		case strings.Contains(m, `"leave"`):
+			order = append(order, "leave")
+		}
+	}
+	if got := strings.Join(order, ","); got != "reply,join,leave" {
+		t.Fatalf("a got %s, want reply,join,leave", got)
+	}
+}
+
 func TestServerSideSubscriptionsAndAPI(t *testing.T) {
 	n := newNode(t, testConfig())
 	ctx := context.Background()
