@@ -14,9 +14,11 @@
 // syscall.RawConn.Read, and must not block on input that has not arrived
 // (the connection would hold a worker while idle). Because notifications are
 // edge-triggered, a callback must read until a read returns EAGAIN (or EOF,
-// or an error) before it returns Wait; a short read is not enough, since a
-// FIN that arrived with the data gives no further edge. A callback that
-// stops earlier, to be fair to other connections, returns Again.
+// or an error) before it returns Wait, with one exception: after a short
+// read, and while Watch.HangupSeen is false, the socket was drained and
+// anything arriving later gives a new edge (a FIN that arrived with the
+// data is what HangupSeen reports). A callback that stops earlier, to be
+// fair to other connections, returns Again.
 //
 // Workers: a fixed pool takes notifications from a bounded queue. When the
 // queue is full (every worker busy, for example in slow callbacks), the poller

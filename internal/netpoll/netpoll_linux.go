@@ -67,6 +67,7 @@ type Watch struct {
 	rc      syscall.RawConn
 	cb      Callback
 	removed atomic.Bool
+	hangup  atomic.Bool // an event reported EPOLLRDHUP, EPOLLHUP or EPOLLERR
 	state   atomic.Int32
 }
 
@@ -177,6 +178,9 @@ func (ep *epoller) loop() {
 			w := ep.watches[id]
 			ep.mu.Unlock()
 			if w != nil {
+				if events[i].Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+					w.hangup.Store(true) // before notify: the callback it runs sees it
+				}
 				w.notify()
 			}
 		}
@@ -264,6 +268,15 @@ func (w *Watch) notify() {
 		}
 	}
 }
+
+// HangupSeen reports whether an event of the connection has reported the
+// peer's half-close (EPOLLRDHUP), a hang-up or an error; once true it stays
+// true. Until then a callback whose last read was short (fewer bytes than
+// it asked for, so the socket held no more) may return Wait without reading
+// again to EAGAIN: the events report the socket's state when the poller
+// takes them, and whatever arrives after that, a FIN included, produces
+// another event, which runs the callback again.
+func (w *Watch) HangupSeen() bool { return w.hangup.Load() }
 
 // Remove stops watching. It is idempotent, and harmless after the
 // connection was closed (closing a socket also ends its registration). A

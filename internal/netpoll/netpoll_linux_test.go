@@ -233,3 +233,80 @@ func TestLazy(t *testing.T) {
 		t.Fatal("second Close:", err)
 	}
 }
+
+// TestShortReadWaitsForNextEdge: a callback that reads once, and returns
+// Wait after a short read while HangupSeen is false, still gets every byte
+// and the end of the stream, whether the FIN comes with the last data or
+// after it.
+func TestShortReadWaitsForNextEdge(t *testing.T) {
+	p, err := netpoll.New(netpoll.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = p.Close() }()
+	for i := range 100 {
+		rc, client := tcpPair(t)
+		var (
+			got  atomic.Int64
+			eof  atomic.Bool
+			ws   atomic.Pointer[netpoll.Watch]
+			buf  = make([]byte, 64)
+			hups atomic.Bool // HangupSeen before the client closed
+		)
+		closed := atomic.Bool{}
+		w, err := p.Add(rc, func() netpoll.Status {
+			for {
+				var n int
+				var rerr error
+				_ = rc.Read(func(fd uintptr) bool {
+					n, rerr = syscall.Read(int(fd), buf)
+					return true
+				})
+				switch {
+				case n > 0:
+					got.Add(int64(n))
+					if ws.Load().HangupSeen() && !closed.Load() {
+						hups.Store(true)
+					}
+					if n < len(buf) && !ws.Load().HangupSeen() {
+						return netpoll.Wait
+					}
+				case n == 0 && rerr == nil:
+					eof.Store(true)
+					return netpoll.Stop
+				default: // EAGAIN
+					return netpoll.Wait
+				}
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws.Store(w)
+		if err := w.Arm(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.Write([]byte("a")); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "first byte", func() bool { return got.Load() == 1 })
+		if w.HangupSeen() {
+			t.Fatal("hang-up seen before the client closed")
+		}
+		if _, err := client.Write([]byte("bc")); err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 { // let the data's event be taken before the FIN
+			eventually(t, "second write", func() bool { return got.Load() == 3 })
+		}
+		closed.Store(true)
+		_ = client.Close()
+		eventually(t, "every byte and the end of the stream", func() bool { return got.Load() == 3 && eof.Load() })
+		if hups.Load() {
+			t.Fatal("hang-up reported while the client was open")
+		}
+		if !w.HangupSeen() {
+			t.Fatal("the client's close was not reported as a hang-up")
+		}
+	}
+}

@@ -27,3 +27,6 @@ func (w *Watch) Detach() {}
 
 // Close returns nil.
 func (p *Poller) Close() error { return nil }
+
+// HangupSeen reports true: without events, a callback reads to EAGAIN.
+func (w *Watch) HangupSeen() bool { return true }

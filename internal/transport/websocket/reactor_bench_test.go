@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -142,11 +143,7 @@ func BenchmarkWriteManyLarge(b *testing.B) {
 // registration, closing handshake) plus a hand-written client's. The
 // session is a no-op.
 func BenchmarkConnectionCycle(b *testing.B) {
-	h := ws.NewHandler(func(context.Context, engine.Transport) (ws.Session, error) {
-		return &nopSession{}, nil
-	}, ws.Config{}, nil)
-	b.Cleanup(func() { _ = h.Close() })
-	addr := serveSplit(b, h)
+	addr := serveNop(b)
 	closeFrame := []byte("\x88\x82\x00\x00\x00\x00\x03\xe8") // masked close 1000
 	buf := make([]byte, 64)
 	b.ReportAllocs()
@@ -162,4 +159,34 @@ func BenchmarkConnectionCycle(b *testing.B) {
 		}
 		_ = c.Close()
 	}
+}
+
+// BenchmarkPingRoundTrip: a client sends a ping frame and waits for the
+// pong, one at a time: the server's cost of reading one small frame from a
+// connection in the reactor and answering it, the client's included.
+func BenchmarkPingRoundTrip(b *testing.B) {
+	addr := serveNop(b)
+	c := rawDial(b, addr)
+	b.Cleanup(func() { _ = c.Close() })
+	ping := []byte("\x89\x80\x00\x00\x00\x00") // masked ping, empty payload
+	buf := make([]byte, 64)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Write(ping); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, buf[:2]); err != nil { // the pong
+			b.Fatal(err)
+		}
+	}
+}
+
+// serveNop serves WebSocket connections with no-op sessions on a split
+// listener and returns its address.
+func serveNop(b *testing.B) string {
+	h := ws.NewHandler(func(context.Context, engine.Transport) (ws.Session, error) {
+		return &nopSession{}, nil
+	}, ws.Config{}, nil)
+	b.Cleanup(func() { _ = h.Close() })
+	return serveSplit(b, h)
 }

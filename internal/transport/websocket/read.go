@@ -50,7 +50,8 @@ func (c *conn) onReadable() netpoll.Status {
 			}
 			bp := c.pending
 			p := *bp
-			n, err = c.read(p[len(p):min(need, cap(p))])
+			want := min(need, cap(p)) - len(p)
+			n, err = c.read(p[len(p) : len(p)+want])
 			if n > 0 {
 				c.pending = nil
 				keep := c.process(p[:len(p)+n], bp)
@@ -59,6 +60,9 @@ func (c *conn) onReadable() netpoll.Status {
 				}
 				if !keep {
 					return netpoll.Stop
+				}
+				if n < want && c.drained() {
+					return netpoll.Wait
 				}
 				continue
 			}
@@ -80,9 +84,9 @@ func (c *conn) onReadable() netpoll.Status {
 				if !keep {
 					return netpoll.Stop
 				}
-				// Even after a short read, read on until EAGAIN: the
-				// notifications are edge-triggered, and a FIN that
-				// arrived with the data gives no further edge.
+				if n < size && c.drained() {
+					return netpoll.Wait
+				}
 				continue
 			}
 			putBuf(bp)
@@ -96,6 +100,20 @@ func (c *conn) onReadable() netpoll.Status {
 		}
 	}
 	return netpoll.Again
+}
+
+// drained reports whether a short read of the socket (fewer bytes than
+// asked for) leaves nothing to read until the reactor's next event: true
+// for a plain connection in the reactor while no event has reported the
+// peer's half-close (netpoll.Watch.HangupSeen). Otherwise the reader goes
+// on to EAGAIN or EOF: crypto/tls may hold decrypted bytes, and a FIN that
+// arrived with the data gives no further edge.
+func (c *conn) drained() bool {
+	if c.tls != nil || c.rc == nil {
+		return false
+	}
+	w := c.polled.Load()
+	return w != nil && !w.HangupSeen()
 }
 
 // read reads into p: a non-blocking system call for a connection of the

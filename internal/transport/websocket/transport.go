@@ -101,6 +101,8 @@ type conn struct {
 
 	// done is set once the TCP connection is closed.
 	done atomic.Bool
+	// polled is watch for the reader, without the lock (nil until set).
+	polled atomic.Pointer[netpoll.Watch]
 
 	mu         sync.Mutex
 	watch      *netpoll.Watch   // guarded by mu
@@ -753,6 +755,7 @@ func (c *conn) setWatch(w *netpoll.Watch) bool {
 		return false
 	}
 	c.watch = w
+	c.polled.Store(w)
 	return true
 }
 
