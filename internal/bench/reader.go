@@ -67,10 +67,9 @@ func (c *conn) start(p *netpoll.Poller, end func(error)) {
 // onReadable is the reactor callback: it reads what has arrived and handles
 // the complete frames. A read shorter than the buffer means the socket was
 // drained, so it returns without the extra read that would only return
-// EAGAIN (edge-triggered epoll reports any later arrival again). The cost of
-// that saving: a FIN that arrives together with the last data, before the
-// readiness is collected, is only noticed at Close; the servers measured
-// end connections with a close frame, which is seen.
+// EAGAIN (edge-triggered epoll reports any later arrival again), unless
+// the reactor has reported the server's half-close: a FIN that came with
+// the last data gives no further event, so it reads on to the end.
 func (c *conn) onReadable() netpoll.Status {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
@@ -96,7 +95,7 @@ func (c *conn) onReadable() netpoll.Status {
 		case n == 0:
 			c.failLocked(io.EOF)
 			return netpoll.Stop
-		case n < len(buf):
+		case n < len(buf) && !c.watch.HangupSeen():
 			return netpoll.Wait
 		}
 	}

@@ -199,3 +199,51 @@ func TestConnReadModes(t *testing.T) {
 		})
 	}
 }
+
+// TestConnNoticesCloseWithLastData: a server that closes the connection
+// right after its last frame (no close frame; the FIN may come with the
+// data, in one readiness event) is noticed as a lost connection.
+func TestConnNoticesCloseWithLastData(t *testing.T) {
+	reader := newReader()
+	if reader == nil {
+		t.Skip("no reactor on this platform")
+	}
+	defer reader.Close()
+	for range 20 {
+		srv := newScriptServer(t)
+		o := Options{WSURL: "ws://" + srv.ln.Addr().String() + "/connection/websocket"}.withDefaults()
+		d, err := newDialer(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dc := make(chan *conn, 1)
+		go func() {
+			c, err := d.dial(context.Background(), 0, func(string, []byte) {})
+			if err == nil && c.Subscribe(context.Background(), "ch") == nil {
+				dc <- c
+				return
+			}
+			dc <- nil
+		}()
+		sc, _ := srv.accept(t, nil)
+		c := <-dc
+		if c == nil {
+			t.Fatal("dial or subscribe failed")
+		}
+		ended := make(chan error, 1)
+		c.start(reader, func(err error) { ended <- err })
+		if _, err := sc.Write(pubFrame(1)); err != nil {
+			t.Fatal(err)
+		}
+		_ = sc.Close()
+		select {
+		case err := <-ended:
+			if err == nil {
+				t.Fatal("reading ended without an error")
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the server's close was not noticed")
+		}
+		c.Close()
+	}
+}
