@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/heraldrt/herald/internal/broker"
 	"github.com/heraldrt/herald/internal/fossil"
@@ -14,23 +15,34 @@ import (
 
 // preparedPush encodes a push lazily, once per (protocol, unidirectional)
 // variant, and shares the bytes among all subscribers. For publications it
-// also holds the delta-compression variants. It is used by one goroutine at
-// a time (the broker delivery of one event).
+// also holds the delta-compression variants. It is safe for concurrent use:
+// the goroutines of a parallel fan-out share it, and a join or leave held
+// for a pending subscription is encoded by its client's goroutine. Each
+// variant is published through an atomic pointer, so a delivery reads it
+// with one atomic load; two goroutines asking for a new variant at the same
+// moment may both encode it, and both then use the one published first.
 type preparedPush struct {
 	push *pb.Push
-	enc  [4][]byte
-	err  [4]error
-	done [4]bool
+	enc  [4]atomic.Pointer[encoded]
 
 	// Delta compression (publications only).
-	pub         *broker.Publication
-	prev        *broker.Publication // previous publication of the channel, if known
-	deltaEnc    [2][2][]byte        // [protocol][patch]
-	deltaErr    [2][2]error
-	deltaDone   [2][2]bool
-	patch       []byte
-	patchDone   bool
-	patchUsable bool
+	pub      *broker.Publication
+	prev     *broker.Publication           // previous publication of the channel, if known
+	deltaEnc [2][2]atomic.Pointer[encoded] // [protocol][patch]
+	patch    atomic.Pointer[fossilPatch]
+}
+
+// encoded is one encoding of a push, or why it failed.
+type encoded struct {
+	b   []byte
+	err error
+}
+
+// fossilPatch is the delta of a publication against the previous one, and
+// whether it is worth sending (shorter than the data).
+type fossilPatch struct {
+	b      []byte
+	usable bool
 }
 
 // newPreparedPush prepares the publication push of pub in ch; prev is the
@@ -39,16 +51,29 @@ func newPreparedPush(ch string, pub, prev *broker.Publication) *preparedPush {
 	return &preparedPush{push: &pb.Push{Channel: ch, Pub: toProtoPublication(pub)}, pub: pub, prev: prev}
 }
 
+// once returns the value of slot, computing and publishing it first if
+// there is none yet.
+func once[T any](slot *atomic.Pointer[T], compute func() *T) *T {
+	if v := slot.Load(); v != nil {
+		return v
+	}
+	slot.CompareAndSwap(nil, compute())
+	return slot.Load()
+}
+
 func (p *preparedPush) get(t protocol.Type, uni bool) ([]byte, error) {
 	i := int(t) * 2
 	if uni {
 		i++
 	}
-	if !p.done[i] {
-		p.done[i] = true
-		p.enc[i], p.err[i] = encodePush(t, uni, p.push)
+	if e := p.enc[i].Load(); e != nil { // the delivery path: one load
+		return e.b, e.err
 	}
-	return p.enc[i], p.err[i]
+	e := once(&p.enc[i], func() *encoded {
+		b, err := encodePush(t, uni, p.push)
+		return &encoded{b, err}
+	})
+	return e.b, e.err
 }
 
 // canPatch reports whether a delta against the previous publication can be
@@ -57,12 +82,14 @@ func (p *preparedPush) canPatch(lastOffset uint64) bool {
 	if p.prev == nil || p.pub.Offset == 0 || p.prev.Offset+1 != p.pub.Offset || lastOffset+1 != p.pub.Offset {
 		return false
 	}
-	if !p.patchDone {
-		p.patchDone = true
-		p.patch = fossil.Delta(p.prev.Data, p.pub.Data)
-		p.patchUsable = len(p.patch) < len(p.pub.Data)
-	}
-	return p.patchUsable
+	return p.fossil().usable
+}
+
+func (p *preparedPush) fossil() *fossilPatch {
+	return once(&p.patch, func() *fossilPatch {
+		d := fossil.Delta(p.prev.Data, p.pub.Data)
+		return &fossilPatch{b: d, usable: len(d) < len(p.pub.Data)}
+	})
 }
 
 // getDelta returns the encoding for a subscriber that negotiated delta
@@ -76,21 +103,21 @@ func (p *preparedPush) getDelta(t protocol.Type, patch bool) ([]byte, error) {
 	if patch {
 		di = 1
 	}
-	if !p.deltaDone[pi][di] {
-		p.deltaDone[pi][di] = true
+	e := once(&p.deltaEnc[pi][di], func() *encoded {
 		pub := toProtoPublication(p.pub)
 		data := p.pub.Data
 		if patch {
-			data = p.patch
+			data = p.fossil().b
 			pub.Delta = true
 		}
 		if t == protocol.TypeJSON {
 			data = jsonString(data)
 		}
 		pub.Data = data
-		p.deltaEnc[pi][di], p.deltaErr[pi][di] = encodePush(t, false, &pb.Push{Channel: p.push.Channel, Pub: pub})
-	}
-	return p.deltaEnc[pi][di], p.deltaErr[pi][di]
+		b, err := encodePush(t, false, &pb.Push{Channel: p.push.Channel, Pub: pub})
+		return &encoded{b, err}
+	})
+	return e.b, e.err
 }
 
 // jsonString returns data as a JSON string literal, the form publication
@@ -205,17 +232,13 @@ const parallelFanoutMin = 256
 // submitted, so nothing waits on a submission for longer than it takes to
 // prepare uring.Size deliveries.
 func (n *Node) fanoutPublications(ch string, evs []event) {
-	// Each fan-out goroutine encodes its own copies: no shared lazy state.
-	newPushes := func() []*preparedPush {
-		pps := make([]*preparedPush, len(evs))
-		for i := range evs {
-			pps[i] = newPreparedPush(ch, evs[i].pub, evs[i].prev)
-		}
-		return pps
+	// One encoding per variant, shared by the fan-out's goroutines.
+	pps := make([]*preparedPush, len(evs))
+	for i := range evs {
+		pps[i] = newPreparedPush(ch, evs[i].pub, evs[i].prev)
 	}
 	workers := runtime.GOMAXPROCS(0)
 	if workers < 2 || n.hub.subCount(ch) < parallelFanoutMin {
-		pps := newPushes()
 		var scratch [][]byte
 		b := uring.Get()
 		n.hub.eachSub(ch, func(c *Client, sub *subscription) {
@@ -234,7 +257,6 @@ func (n *Node) fanoutPublications(ch string, evs []event) {
 	for start := 0; start < len(*subs); start += chunk {
 		part := (*subs)[start:min(start+chunk, len(*subs))]
 		wg.Go(func() {
-			pps := newPushes()
 			var scratch [][]byte
 			b := uring.Get()
 			for _, s := range part {
