@@ -77,7 +77,7 @@ func newPipeline(o Options, done func(k int, err error)) (*pipeline, error) {
 // reported to done, in order with the other sends.
 func (p *pipeline) send(ctx context.Context, k int, body []byte) {
 	if p.gen == nil || p.gen.err.Load() != nil {
-		p.closeGen()
+		p.close()
 		gen, err := p.dial(ctx)
 		if err != nil {
 			p.done(k, err)
@@ -92,11 +92,10 @@ func (p *pipeline) send(ctx context.Context, k int, body []byte) {
 	}
 }
 
-// close waits for the answers of the publishes sent and closes the
-// connection.
-func (p *pipeline) close() { p.closeGen() }
-
-func (p *pipeline) closeGen() {
+// close waits for the answers of the publishes sent on the current
+// connection (or their failure, once it is dead) and closes it; the next
+// send dials again.
+func (p *pipeline) close() {
 	if p.gen == nil {
 		return
 	}

@@ -25,7 +25,7 @@ const (
 	stateClosed
 )
 
-// maxPendingBuffer bounds publications buffered while a subscription is
+// maxPendingBuffer bounds the events held while a subscription is
 // being established; more means the subscriber cannot keep up (3008).
 const maxPendingBuffer = 10000
 
@@ -82,20 +82,20 @@ type subscription struct {
 	delta         bool // Fossil delta compression negotiated
 	chanInfo      []byte
 
-	deltaReady    bool                 // the client holds the previous payload (delta)
-	lastCheck     time.Time            // last stream position check
-	suspectOffset uint64               // stream top seen ahead of the client at the last check
-	pending       bool                 // subscribe reply not yet queued
-	buffer        []pendingPublication // publications, joins and leaves received while pending
-	offset        uint64               // last delivered offset (positioned)
-	epoch         string               // stream epoch (positioned)
-	expireAt      int64                // unix seconds; 0 = never
-	timer         *time.Timer          // expiry check
+	deltaReady    bool           // the client holds the previous payload (delta)
+	lastCheck     time.Time      // last stream position check
+	suspectOffset uint64         // stream top seen ahead of the client at the last check
+	pending       bool           // subscribe reply not yet queued
+	buffer        []pendingEvent // publications, joins and leaves received while pending
+	offset        uint64         // last delivered offset (positioned)
+	epoch         string         // stream epoch (positioned)
+	expireAt      int64          // unix seconds; 0 = never
+	timer         *time.Timer    // expiry check
 }
 
-// pendingPublication is a publication, or a join or leave push (push set),
-// received while its subscription was pending, in arrival order.
-type pendingPublication struct {
+// pendingEvent is a publication, or a join or leave push (push set),
+// received while its subscription was pending.
+type pendingEvent struct {
 	pub  *broker.Publication
 	sp   broker.StreamPosition
 	push *preparedPush
@@ -506,22 +506,38 @@ func (c *Client) deliverJoinLeave(ch string, sub *subscription, pp *preparedPush
 		return
 	}
 	if sub.pending {
-		// Queued after the subscribe reply, in order with publications.
-		if len(sub.buffer) >= maxPendingBuffer {
-			go c.Close(protocol.DisconnectSlow)
-			return
-		}
-		sub.buffer = append(sub.buffer, pendingPublication{push: pp})
+		c.holdLocked(sub, pendingEvent{push: pp}) // queued after the subscribe reply
 		return
 	}
+	c.queuePushLocked(pp, true, b)
+}
+
+// queuePushLocked queues the prepared push pp (a join or leave) for c,
+// through b when not nil; a push c cannot take closes it. It reports
+// whether pp was queued. Precondition: c.mu held.
+func (c *Client) queuePushLocked(pp *preparedPush, delayable bool, b *uring.Batch) bool {
 	data, err := pp.get(c.proto, c.uni)
 	if err != nil {
 		go c.Close(protocol.DisconnectInappropriateProtocol)
-		return
+		return false
 	}
-	if !c.w.enqueueIn(data, true, b) {
+	if !c.w.enqueueIn(data, delayable, b) {
 		go c.Close(protocol.DisconnectSlow)
+		return false
 	}
+	return true
+}
+
+// holdLocked keeps e for sub until activate, in arrival order; a pending
+// subscription holding maxPendingBuffer events closes c as slow. It
+// reports whether e was kept. Precondition: c.mu held, sub pending.
+func (c *Client) holdLocked(sub *subscription, e pendingEvent) bool {
+	if len(sub.buffer) >= maxPendingBuffer {
+		go c.Close(protocol.DisconnectSlow)
+		return false
+	}
+	sub.buffer = append(sub.buffer, e)
+	return true
 }
 
 // activate ends the pending phase of sub after its subscribe reply (or
@@ -538,13 +554,7 @@ func (c *Client) activate(ch string, sub *subscription) {
 	sub.pending = false
 	for _, p := range buf {
 		if p.push != nil {
-			data, err := p.push.get(c.proto, c.uni)
-			if err != nil {
-				go c.Close(protocol.DisconnectInappropriateProtocol)
-				return
-			}
-			if !c.w.enqueue(data, false) {
-				go c.Close(protocol.DisconnectSlow)
+			if !c.queuePushLocked(p.push, false, nil) {
 				return
 			}
 			continue

@@ -51,12 +51,7 @@ func (c *Client) preparePublicationLocked(ch string, sub *subscription, pub *bro
 		return nil, false
 	}
 	if sub.pending {
-		if len(sub.buffer) >= maxPendingBuffer {
-			go c.Close(protocol.DisconnectSlow)
-			return nil, false
-		}
-		sub.buffer = append(sub.buffer, pendingPublication{pub: pub, sp: sp})
-		return nil, true
+		return nil, c.holdLocked(sub, pendingEvent{pub: pub, sp: sp})
 	}
 	last := sub.offset
 	switch c.advancePositionLocked(ch, sub, pub, sp) {

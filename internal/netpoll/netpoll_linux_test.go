@@ -3,7 +3,6 @@
 package netpoll_test
 
 import (
-	"net"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -24,18 +23,6 @@ func eventually(t *testing.T, msg string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond) // polling interval, not an assertion
 	}
-}
-
-// tcpPair returns the client end of a loopback TCP connection and the raw
-// connection of its server end, for Poller.Add.
-func tcpPair(t *testing.T) (rc syscall.RawConn, client net.Conn) {
-	t.Helper()
-	s, client := loopback.Pair(t)
-	rc, err := s.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rc, client
 }
 
 // nonBlockingRead drains what has arrived on rc.
@@ -66,7 +53,7 @@ func testCallbackPerReadiness(t *testing.T, cfg netpoll.Config) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	rc, client := tcpPair(t)
+	_, client, rc := loopback.RawPair(t)
 	var got, calls atomic.Int64
 	var eof atomic.Bool
 	var running atomic.Int32
@@ -121,7 +108,7 @@ func TestOverflowAndClose(t *testing.T) {
 	var started atomic.Int32
 	const conns = 6
 	for range conns {
-		rc, client := tcpPair(t)
+		_, client, rc := loopback.RawPair(t)
 		w, err := p.Add(rc, func() netpoll.Status {
 			started.Add(1)
 			<-release // a slow callback holds its goroutine
@@ -154,7 +141,7 @@ func TestOverflowAndClose(t *testing.T) {
 	case <-time.After(waitTimeout):
 		t.Fatal("Close did not return")
 	}
-	rc, _ := tcpPair(t)
+	_, _, rc := loopback.RawPair(t)
 	if _, err := p.Add(rc, func() netpoll.Status { return netpoll.Wait }); err == nil {
 		t.Error("Add after Close succeeded")
 	}
@@ -169,7 +156,7 @@ func TestAgainRequeues(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	rc, client := tcpPair(t)
+	_, client, rc := loopback.RawPair(t)
 	var got, calls atomic.Int64
 	inCallback := make(chan struct{})
 	proceed := make(chan struct{})
@@ -245,7 +232,7 @@ func TestShortReadWaitsForNextEdge(t *testing.T) {
 	}
 	defer func() { _ = p.Close() }()
 	for i := range 100 {
-		rc, client := tcpPair(t)
+		_, client, rc := loopback.RawPair(t)
 		var (
 			got  atomic.Int64
 			eof  atomic.Bool

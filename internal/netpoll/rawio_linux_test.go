@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/heraldrt/herald/internal/netpoll"
+	"github.com/heraldrt/herald/internal/testutil/loopback"
 )
 
 // withFD runs f with the descriptor behind rc.
@@ -21,7 +22,7 @@ func withFD(t *testing.T, rc syscall.RawConn, f func(fd int)) {
 }
 
 func TestRawReadWrite(t *testing.T) {
-	rc, client := tcpPair(t)
+	_, client, rc := loopback.RawPair(t)
 	buf := make([]byte, 16)
 
 	withFD(t, rc, func(fd int) {
@@ -62,7 +63,7 @@ func TestRawReadWrite(t *testing.T) {
 }
 
 func TestRawWriteFullSocket(t *testing.T) {
-	rc, _ := tcpPair(t) // the client never reads
+	_, _, rc := loopback.RawPair(t) // the client never reads
 	// A full socket buffer ends a write with EAGAIN, never by blocking.
 	withFD(t, rc, func(fd int) {
 		chunk := make([]byte, 64<<10)

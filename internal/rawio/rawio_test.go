@@ -134,7 +134,7 @@ func TestHeadReadFirst(t *testing.T) {
 // socket, return what has arrived, stop at a full socket without error,
 // and report the connection's own error once it is closed.
 func TestReadNowWriteNow(t *testing.T) {
-	s, c, rc := rawPair(t)
+	s, c, rc := loopback.RawPair(t)
 	buf := make([]byte, 64)
 	if n, err, cerr := rawio.ReadNow(rc, buf); n != 0 || !errors.Is(err, syscall.EAGAIN) || cerr != nil {
 		t.Fatalf("empty socket: %d, %v, %v; want EAGAIN", n, err, cerr)
@@ -170,7 +170,7 @@ func TestReadNowWriteNow(t *testing.T) {
 // TestReadAvailable: each outcome of a read without waiting is sorted for
 // the reader: nothing yet, data, end of stream, a connection closed here.
 func TestReadAvailable(t *testing.T) {
-	server, client, rc := rawPair(t)
+	server, client, rc := loopback.RawPair(t)
 	buf := make([]byte, 16)
 	if n, err := rawio.ReadAvailable(rc, buf); n != 0 || !errors.Is(err, rawio.ErrWouldBlock) {
 		t.Fatalf("nothing sent: %d, %v; want ErrWouldBlock", n, err)
@@ -189,18 +189,6 @@ func TestReadAvailable(t *testing.T) {
 	if _, err := rawio.ReadAvailable(rc, buf); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("closed here: %v; want net.ErrClosed", err)
 	}
-}
-
-// rawPair returns a loopback connection pair and the raw connection of its
-// server side.
-func rawPair(t *testing.T) (server *net.TCPConn, client net.Conn, rc syscall.RawConn) {
-	t.Helper()
-	server, client = loopback.Pair(t)
-	rc, err := server.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return server, client, rc
 }
 
 // readArrived polls ReadAvailable until something other than

@@ -3,6 +3,7 @@ package loopback
 
 import (
 	"net"
+	"syscall"
 	"testing"
 )
 
@@ -26,4 +27,16 @@ func Pair(t testing.TB) (server *net.TCPConn, client net.Conn) {
 	}
 	t.Cleanup(func() { _ = s.Close(); _ = client.Close() })
 	return s.(*net.TCPConn), client
+}
+
+// RawPair is Pair with the raw connection of the server end, for tests of
+// code that reads and writes the socket itself.
+func RawPair(t testing.TB) (server *net.TCPConn, client net.Conn, rc syscall.RawConn) {
+	t.Helper()
+	server, client = Pair(t)
+	rc, err := server.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return server, client, rc
 }

@@ -25,12 +25,8 @@ func TestShutdownWaitsForBatchedWrite(t *testing.T) {
 		t.Skip("io_uring is not available here")
 	}
 	defer b.Release()
-	server, client := loopback.Pair(t)
+	server, client, rc := loopback.RawPair(t)
 	c := newConn(NewHandler(nil, Config{}, nil), server, protocol.TypeJSON)
-	rc, err := server.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
 	c.setRawConn(rc)
 
 	done := make(doneRecorder, 1)

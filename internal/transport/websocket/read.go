@@ -112,7 +112,7 @@ func (c *conn) drained() bool {
 	if c.tls != nil || c.rc == nil {
 		return false
 	}
-	w := c.polled.Load()
+	w := c.watch.Load()
 	return w != nil && !w.HangupSeen()
 }
 

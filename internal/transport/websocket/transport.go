@@ -101,11 +101,11 @@ type conn struct {
 
 	// done is set once the TCP connection is closed.
 	done atomic.Bool
-	// polled is watch for the reader, without the lock (nil until set).
-	polled atomic.Pointer[netpoll.Watch]
+	// watch is the reactor registration (nil before it and after shutdown);
+	// written under mu, read by the reader without it.
+	watch atomic.Pointer[netpoll.Watch]
 
 	mu         sync.Mutex
-	watch      *netpoll.Watch   // guarded by mu
 	closeTimer *time.Timer      // guarded by mu
 	pingTimer  *timewheel.Timer // uni_websocket native pings; guarded by mu
 
@@ -720,8 +720,8 @@ func (c *conn) shutdown() {
 		return
 	}
 	c.mu.Lock()
-	w, t, pt := c.watch, c.closeTimer, c.pingTimer
-	c.watch, c.closeTimer, c.pingTimer = nil, nil, nil
+	w, t, pt := c.watch.Swap(nil), c.closeTimer, c.pingTimer
+	c.closeTimer, c.pingTimer = nil, nil
 	c.mu.Unlock()
 	if pt != nil {
 		pt.Stop()
@@ -754,8 +754,7 @@ func (c *conn) setWatch(w *netpoll.Watch) bool {
 	if c.done.Load() {
 		return false
 	}
-	c.watch = w
-	c.polled.Store(w)
+	c.watch.Store(w)
 	return true
 }
 
