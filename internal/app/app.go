@@ -25,6 +25,7 @@ import (
 
 	"github.com/heraldrt/herald/internal/api"
 	"github.com/heraldrt/herald/internal/api/httpapi"
+	"github.com/heraldrt/herald/internal/api/httplane"
 	"github.com/heraldrt/herald/internal/auth/jwt"
 	"github.com/heraldrt/herald/internal/channel"
 	"github.com/heraldrt/herald/internal/config"
@@ -51,7 +52,9 @@ type App struct {
 	wsMux     *http.ServeMux // the mux serving WebSockets: its listener upgrades directly
 	wsHandler http.Handler   // the WebSocket endpoint (behind the connection limits)
 	servers   []*http.Server
-	fast      []*fasthttp.Server // server-API fast lanes (fastapi.go)
+	fast      []*fasthttp.Server // server-API fast lanes (split.go)
+	lanes     []*httplane.Lane   // their reactor lanes (split.go)
+	inlineAPI bool               // no API call waits on the network: the reactor lane may serve them
 	addrs     []net.Addr
 	wg        sync.WaitGroup
 	shutOnce  sync.Once
@@ -97,7 +100,7 @@ func New(cfg config.Config, logger *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &App{cfg: cfg, log: logger, node: node}, nil
+	return &App{cfg: cfg, log: logger, node: node, inlineAPI: eng.inProcess}, nil
 }
 
 func nodeName(cfg config.Config) string {
@@ -308,6 +311,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		}
 		for _, s := range a.servers {
 			errs = append(errs, s.Shutdown(ctx))
+		}
+		for _, l := range a.lanes {
+			errs = append(errs, l.Close())
 		}
 		for _, s := range a.fast {
 			errs = append(errs, s.ShutdownWithContext(ctx))

@@ -16,6 +16,9 @@ type engines struct {
 	broker     broker.Broker
 	presence   broker.PresenceManager
 	controller broker.Controller
+	// inProcess: both the broker and the presence manager are the memory
+	// ones, so that no API call waits on the network.
+	inProcess bool
 }
 
 // buildEngines picks implementations with a plain switch: memory by
@@ -51,6 +54,7 @@ func buildEngines(cfg config.Config, logger *slog.Logger) (engines, error) {
 	switch presenceType {
 	case "", "memory":
 		e.presence = memory.NewPresenceManager()
+		_, e.inProcess = e.broker.(*memory.Broker)
 	case "redis":
 		opts, err := redisOptions(presenceRedis, logger)
 		if err != nil {

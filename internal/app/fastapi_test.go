@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,11 +81,15 @@ func post(path, key, body string) string {
 }
 
 // TestFastAPILane drives one keep-alive connection that opens with a
-// server-API request (so the fasthttp lane serves it) through API calls,
+// server-API request (so the reactor lane serves it, handing it to the
+// fasthttp lane at its first request outside the API) through API calls,
 // API errors and a non-API request, then checks that a WebSocket-style
 // request on another connection still reaches net/http.
 func TestFastAPILane(t *testing.T) {
-	_, addr := startApp(t, nil)
+	a, addr := startApp(t, nil)
+	if len(a.lanes) != 1 {
+		t.Fatalf("%d reactor lanes with the memory engine, want 1", len(a.lanes))
+	}
 	c, br := dial(t, addr)
 	for _, tc := range []struct {
 		req, ctype string
@@ -99,7 +104,7 @@ func TestFastAPILane(t *testing.T) {
 		{post("/api/nope", "k", `{}`), "text/plain; charset=utf-8", 404, ""},
 		{post("/api/publish", "k", `{"channel":"","data":1}`), "application/json", 200, `{"error":{"code":107`},
 		{"GET /api/info HTTP/1.1\r\nHost: x\r\n\r\n", "text/plain; charset=utf-8", 405, ""},
-		{"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", "application/json", 200, `{}`},
+		{post("/api/info?api_key=k", "", `{}`), "application/json", 200, `{"result":{"nodes":[{`},
 		{post("/api/info", "k", `{}`), "application/json", 200, `{"result":{"nodes":[{`},
 	} {
 		resp, body := exchange(t, c, br, tc.req)
@@ -116,6 +121,16 @@ func TestFastAPILane(t *testing.T) {
 		t.Fatalf("second pipelined: %v %v", resp, err)
 	} else if b, _ := io.ReadAll(resp.Body); string(b) != `{"result":{}}` {
 		t.Fatalf("second pipelined: %q", b)
+	}
+	// A request outside the API (served by net/http through fasthttp's
+	// adaptor), then the API again on the same connection.
+	for _, tc := range []struct{ req, body string }{
+		{"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", `{}`},
+		{post("/api/info", "k", `{}`), `{"result":{"nodes":[{`},
+	} {
+		if resp, body := exchange(t, c, br, tc.req); resp.StatusCode != 200 || !strings.HasPrefix(body, tc.body) {
+			t.Fatalf("%q: %d %q", tc.req, resp.StatusCode, body)
+		}
 	}
 	// A body over the limit is refused before it is read.
 	resp, _ = exchange(t, c, br, "POST /api/publish HTTP/1.1\r\nHost: x\r\nX-API-Key: k\r\nContent-Length: 67108865\r\n\r\n")
@@ -155,5 +170,27 @@ func TestFastAPILaneShutdown(t *testing.T) {
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := br.ReadByte(); err != io.EOF {
 		t.Fatalf("idle fast-lane connection after Shutdown: %v, want EOF", err)
+	}
+}
+
+// TestFastAPILaneWithRedis: with an engine whose calls wait on the
+// network, API connections stay on fasthttp (a goroutine each) instead of
+// the reactor lane, whose handlers run on the reactor's goroutines.
+func TestFastAPILaneWithRedis(t *testing.T) {
+	addr := os.Getenv("HERALD_TEST_REDIS_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:6379"
+	}
+	a, apiAddr := startApp(t, func(cfg *config.Config) {
+		cfg.Engine.Type = "redis"
+		cfg.Engine.Redis.Address = []string{"redis://" + addr}
+		cfg.Engine.Redis.Prefix = "herald-lane-test-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	})
+	if len(a.lanes) != 0 {
+		t.Fatalf("%d reactor lanes with the redis engine, want 0", len(a.lanes))
+	}
+	c, br := dial(t, apiAddr)
+	if resp, body := exchange(t, c, br, post("/api/publish", "k", `{"channel":"news","data":1}`)); resp.StatusCode != 200 || !strings.HasPrefix(body, `{"result":{`) {
+		t.Fatalf("publish through fasthttp: %d %q", resp.StatusCode, body)
 	}
 }

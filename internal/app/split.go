@@ -13,7 +13,9 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
+	"github.com/heraldrt/herald/internal/api/httplane"
 	"github.com/heraldrt/herald/internal/connsplit"
+	"github.com/heraldrt/herald/internal/netpoll"
 	"github.com/heraldrt/herald/internal/rawio"
 	"github.com/heraldrt/herald/internal/transport/websocket"
 )
@@ -84,6 +86,28 @@ func (a *App) serveFastAPI(ln net.Listener, addr string, h http.Handler, prefix 
 		ErrorHandler:                 fastRequestError,
 	}
 	a.fast = append(a.fast, fs)
+	if a.inlineAPI {
+		// No API call waits on the network: serve the connections on a
+		// reactor, and give fasthttp those that need more of HTTP/1.1.
+		lane, err := httplane.New(httplane.Config{
+			Prefix:   prefix,
+			Handler:  a.api.ServeLane,
+			Fallback: func(c net.Conn) { _ = fs.ServeConn(c) },
+			Logger:   a.log,
+		})
+		if err == nil {
+			a.lanes = append(a.lanes, lane)
+			a.wg.Go(func() {
+				if err := lane.Serve(ln); err != nil {
+					a.log.Error("server API reactor lane", "addr", addr, "error", err)
+				}
+			})
+			return
+		}
+		if !errors.Is(err, netpoll.ErrUnsupported) {
+			a.log.Error("server API reactor lane unavailable; using fasthttp", "error", err)
+		}
+	}
 	a.wg.Go(func() {
 		if err := fs.Serve(rawio.Listener{Listener: ln}); err != nil {
 			a.log.Error("server API fast lane", "addr", addr, "error", err)

@@ -1,0 +1,421 @@
+// Package httplane serves the server API's HTTP/1.1 keep-alive connections
+// on a readiness reactor (package netpoll), as WebSocket connections are:
+// no goroutine is parked per connection between requests, and each
+// readiness is served on the goroutine that saw it. A backend publishing
+// over keep-alive connections thus costs per request one read, the
+// answer's write and a share of an epoll_wait, instead of the extra empty
+// read, the goroutine wake-up and the scheduling a goroutine-per-connection
+// server pays (docs/benchmarks.md, "API publish").
+//
+// The lane serves plain requests only (see parse): HTTP/1.1 under the API
+// prefix with a Content-Length body that fits its read buffer. At the
+// first request that is anything else (a chunked or oversized body, a
+// path outside the API, an "Expect: 100-continue", a malformed request),
+// the lane hands the connection, with the bytes it has not served, to a
+// fallback server (Herald's fasthttp lane), which implements all of
+// HTTP/1.1 and keeps the connection from then on. Answers of both are the
+// same, status for status.
+//
+// Handlers run on the reactor's goroutines: they must not wait on the
+// network (Herald uses the lane with the memory engine only). A client
+// that does not read its answers makes its connection leave the reactor
+// for a goroutine of its own until the socket takes them, bounded by
+// Config.WriteTimeout.
+//
+// Concurrency: a Lane is safe for concurrent use; Serve may be called for
+// several listeners.
+package httplane
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/heraldrt/herald/internal/netpoll"
+	"github.com/heraldrt/herald/internal/rawio"
+)
+
+// Handler answers one request into resp (which starts zeroed). It must
+// not keep r, r.Body or anything r returns after it returns.
+type Handler func(r *Request, resp *Response)
+
+// Config configures a Lane. Zero fields take their defaults.
+type Config struct {
+	// Prefix is the path of the requests the lane serves: Prefix itself
+	// and the paths below it ("/api", "/api/publish"). Required.
+	Prefix string
+	// Handler answers the lane's requests. Required.
+	Handler Handler
+	// Fallback serves a connection the lane gives up, reading from its
+	// first unserved byte; it owns the connection from then on and may
+	// block until the connection ends. Required.
+	Fallback func(net.Conn)
+	// MaxRequest is the largest request (head and body) the lane serves
+	// itself; larger ones go to Fallback with their connection. Zero
+	// means 16 KiB.
+	MaxRequest int
+	// WriteTimeout bounds the wait for a client to take its answers when
+	// its socket is full. Zero means 10 seconds.
+	WriteTimeout time.Duration
+	// Pollers is the number of reactor goroutines. Zero means GOMAXPROCS.
+	Pollers int
+	// Logger receives the lane's errors. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// A Lane serves connections on a reactor; see the package doc.
+type Lane struct {
+	cfg    Config
+	poller *netpoll.Poller
+	bufs   sync.Pool // *[]byte of cfg.MaxRequest bytes, for reads
+	outs   sync.Pool // *[]byte, for answers
+
+	mu     sync.Mutex
+	conns  map[*conn]struct{}    // on the reactor
+	handed map[net.Conn]struct{} // served by Fallback
+	closed bool
+	wg     sync.WaitGroup // goroutines started for connections
+}
+
+// New returns a Lane, or netpoll.ErrUnsupported where the reactor is not
+// available (the caller then serves connections otherwise).
+func New(cfg Config) (*Lane, error) {
+	if cfg.Prefix == "" || cfg.Handler == nil || cfg.Fallback == nil {
+		return nil, errors.New("httplane: Prefix, Handler and Fallback are required")
+	}
+	if cfg.MaxRequest <= 0 {
+		cfg.MaxRequest = 16 << 10
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.Pollers <= 0 {
+		cfg.Pollers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	p, err := netpoll.New(netpoll.Config{Pollers: cfg.Pollers, Inline: true})
+	if err != nil {
+		return nil, err
+	}
+	l := &Lane{cfg: cfg, poller: p, conns: make(map[*conn]struct{}), handed: make(map[net.Conn]struct{})}
+	l.bufs.New = func() any { b := make([]byte, cfg.MaxRequest); return &b }
+	l.outs.New = func() any { b := make([]byte, 0, 1024); return &b }
+	return l, nil
+}
+
+// Serve accepts connections from ln and serves them until ln fails or is
+// closed. It returns nil when the Lane or ln was closed.
+func (l *Lane) Serve(ln net.Listener) error {
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if l.isClosed() || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		l.add(nc)
+	}
+}
+
+func (l *Lane) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+// Close stops the lane: it closes the connections handed to Fallback
+// (whose requests are cut), lets the requests being served on the reactor
+// finish, closes every connection, and waits for the goroutines it
+// started. Close is idempotent and returns nil.
+func (l *Lane) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	conns, handed := l.conns, l.handed
+	l.conns, l.handed = nil, nil
+	l.mu.Unlock()
+	for nc := range handed {
+		_ = nc.Close() // Fallback returns
+	}
+	err := l.poller.Close() // waits for the callbacks in progress
+	for c := range conns {
+		_ = c.nc.Close()
+	}
+	l.wg.Wait()
+	return err
+}
+
+// headReader is a connection that read bytes ahead (connsplit.Conn): they
+// are returned by Read before the socket's, and the socket's descriptor is
+// available once they are.
+type headReader interface {
+	Buffered() []byte
+}
+
+// add takes over nc: it serves what nc already holds, then watches it.
+func (l *Lane) add(nc net.Conn) {
+	var head []byte
+	if hr, ok := nc.(headReader); ok && len(hr.Buffered()) > 0 {
+		head = make([]byte, len(hr.Buffered()))
+		_, _ = io.ReadFull(nc, head) // served from memory
+	}
+	rc := rawio.RawConn(nc)
+	if rc == nil {
+		l.handOver(nc, nil, head)
+		return
+	}
+	c := &conn{l: l, nc: nc, rc: rc, in: head}
+	if !l.track(nc, func() { l.conns[c] = struct{}{} }) {
+		return
+	}
+	w, err := l.poller.Add(rc, c.onReadable)
+	if err != nil {
+		l.forget(c)
+		l.handOver(nc, nil, head)
+		return
+	}
+	c.w = w
+	// Nothing runs the callback until the watch is armed: serve the
+	// request that came with the head here, then arm (readiness seen
+	// meanwhile is reported again by Arm).
+	switch c.onReadable() {
+	case netpoll.Wait:
+		c.arm()
+	case netpoll.Again:
+		l.wg.Go(func() {
+			for {
+				switch c.onReadable() {
+				case netpoll.Again:
+					continue
+				case netpoll.Wait:
+					c.arm()
+				}
+				return
+			}
+		})
+	}
+}
+
+// track runs add (which records nc) under the lane's lock and reports
+// true, or closes nc and reports false when the lane is closed.
+func (l *Lane) track(nc net.Conn, add func()) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		_ = nc.Close()
+		return false
+	}
+	add()
+	return true
+}
+
+func (l *Lane) forget(c *conn) {
+	l.mu.Lock()
+	delete(l.conns, c)
+	l.mu.Unlock()
+}
+
+// handOver gives nc to Fallback after writing out (answers the lane owes
+// the client) on a goroutine of its own; rest is what the client sent that
+// the lane did not serve.
+func (l *Lane) handOver(nc net.Conn, out, rest []byte) {
+	if !l.track(nc, func() { l.handed[nc] = struct{}{} }) {
+		return
+	}
+	pc := &prefixConn{Conn: nc, head: rest}
+	l.wg.Go(func() {
+		defer func() {
+			l.mu.Lock()
+			delete(l.handed, nc)
+			l.mu.Unlock()
+		}()
+		if len(out) > 0 {
+			if err := writeAll(nc, out, l.cfg.WriteTimeout); err != nil {
+				_ = nc.Close()
+				return
+			}
+		}
+		l.cfg.Fallback(pc)
+	})
+}
+
+// writeAll writes b to nc, waiting for room at most timeout.
+func writeAll(nc net.Conn, b []byte, timeout time.Duration) error {
+	if err := nc.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+		return err
+	}
+	if _, err := rawio.Wrap(nc).Write(b); err != nil {
+		return err
+	}
+	return nc.SetWriteDeadline(time.Time{})
+}
+
+// conn is one connection on the reactor. Its fields are used by one
+// callback at a time (netpoll runs a watch's callbacks one after another).
+type conn struct {
+	l  *Lane
+	nc net.Conn
+	rc syscall.RawConn
+	w  *netpoll.Watch
+
+	req  Request  // the request being served, reused
+	resp Response // its answer
+
+	in      []byte // the start of a request not received in full
+	out     []byte // answers the socket did not take yet
+	closing bool   // close once out is written (the client asked)
+}
+
+// flushSize is the size of pipelined answers written before serving the
+// next request, and maxPooledOut the largest answer buffer kept for reuse.
+const (
+	flushSize    = 32 << 10
+	maxPooledOut = 64 << 10
+)
+
+// maxRounds bounds the reads of one callback, so that a connection sending
+// without pause leaves the reactor for a goroutine of its own.
+const maxRounds = 16
+
+// onReadable reads and serves what the client sent, until the socket is
+// drained. See the package doc for the Again cases.
+func (c *conn) onReadable() netpoll.Status {
+	if len(c.out) > 0 { // on a goroutine of its own (the callback returned Again)
+		if err := writeAll(c.nc, c.out, c.l.cfg.WriteTimeout); err != nil {
+			return c.stop()
+		}
+		c.out = nil
+		if c.closing {
+			return c.stop()
+		}
+	}
+	bp := c.l.bufs.Get().(*[]byte)
+	defer c.l.bufs.Put(bp)
+	buf := *bp
+	for range maxRounds {
+		n := copy(buf, c.in)
+		c.in = nil
+		m, err := rawio.ReadAvailable(c.rc, buf[n:])
+		switch {
+		case errors.Is(err, rawio.ErrWouldBlock):
+			if n == 0 {
+				return netpoll.Wait
+			}
+		case err != nil:
+			return c.stop() // end of stream, or the connection failed or was closed
+		}
+		if st := c.serve(buf[:n+m]); st != netpoll.Wait {
+			return st
+		}
+		if err != nil || (n+m < len(buf) && !c.w.HangupSeen()) {
+			return netpoll.Wait // drained: more input gives a new edge
+		}
+	}
+	return netpoll.Again
+}
+
+// serve answers the complete requests at the start of b and keeps the
+// incomplete rest in c.in. It returns Wait to go on reading, Again when
+// the answers wait for room in the socket, or Stop when the connection
+// was closed or handed over.
+func (c *conn) serve(b []byte) netpoll.Status {
+	op := c.l.outs.Get().(*[]byte)
+	out := (*op)[:0]
+	defer func() {
+		if cap(out) <= maxPooledOut {
+			*op = out[:0]
+			c.l.outs.Put(op)
+		}
+	}()
+	r, resp := &c.req, &c.resp
+	defer func() { *r, *resp = Request{}, Response{} }() // keep no reference to the buffers
+	for len(b) > 0 && !c.closing {
+		if len(out) >= flushSize {
+			// Pipelined requests: write the answers so far before serving
+			// more, so that a client that does not read them cannot make
+			// the lane hold more than flushSize and one answer.
+			n, err := rawio.WriteNow(c.rc, out)
+			if err != nil {
+				return c.stop()
+			}
+			if n < len(out) {
+				c.out, c.in = bytes.Clone(out[n:]), bytes.Clone(b)
+				return netpoll.Again
+			}
+			out = out[:0]
+		}
+		used, st := parse(b, c.l.cfg.Prefix, c.l.cfg.MaxRequest, r)
+		switch st {
+		case incomplete:
+			c.in = bytes.Clone(b)
+			b = nil
+			continue
+		case unsupported:
+			c.w.Remove() // the fallback reads through the runtime's poller
+			c.l.forget(c)
+			c.l.handOver(c.nc, bytes.Clone(out), bytes.Clone(b))
+			return netpoll.Stop
+		}
+		*resp = Response{}
+		c.l.cfg.Handler(r, resp)
+		c.closing = r.close
+		out = appendResponse(out, resp, r.close)
+		b = b[used:]
+	}
+	if len(out) == 0 {
+		return netpoll.Wait
+	}
+	n, err := rawio.WriteNow(c.rc, out)
+	switch {
+	case err != nil:
+		return c.stop()
+	case n < len(out):
+		c.out = bytes.Clone(out[n:])
+		return netpoll.Again // the next call, on its own goroutine, waits for room
+	case c.closing:
+		return c.stop()
+	}
+	return netpoll.Wait
+}
+
+// arm arms the watch after the first callback, ran by add.
+func (c *conn) arm() {
+	if err := c.w.Arm(); err != nil {
+		c.stop()
+	}
+}
+
+// stop closes the connection.
+func (c *conn) stop() netpoll.Status {
+	c.w.Detach() // closing the socket ends its registration
+	c.l.forget(c)
+	_ = c.nc.Close()
+	return netpoll.Stop
+}
+
+// prefixConn reads head before the rest of its connection.
+type prefixConn struct {
+	net.Conn
+	head []byte
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) {
+	if len(c.head) == 0 {
+		return c.Conn.Read(p)
+	}
+	n := copy(p, c.head)
+	c.head = c.head[n:]
+	return n, nil
+}
