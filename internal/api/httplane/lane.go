@@ -149,6 +149,11 @@ func (l *Lane) Close() error {
 	for nc := range handed {
 		_ = nc.Close() // Fallback returns
 	}
+	for c := range conns {
+		// A connection waiting for room for its answers (off the reactor)
+		// gives up now rather than after WriteTimeout.
+		_ = c.nc.SetWriteDeadline(time.Now())
+	}
 	err := l.poller.Close() // waits for the callbacks in progress
 	for c := range conns {
 		_ = c.nc.Close()

@@ -331,3 +331,57 @@ func TestCloseEndsConnections(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseDoesNotWaitForSlowClients: Close cuts a connection that waits
+// for room for its answers instead of waiting WriteTimeout for it.
+func TestCloseDoesNotWaitForSlowClients(t *testing.T) {
+	big := bytes.Repeat([]byte("x"), 64<<10)
+	s := start(t, httplane.Config{
+		WriteTimeout: time.Hour,
+		Handler: func(r *httplane.Request, resp *httplane.Response) {
+			resp.Status, resp.ContentType, resp.Body = 200, "text/plain", big
+		},
+	})
+	slow, _ := dial(t, s.addr)
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		for range 2000 {
+			if _, err := io.WriteString(slow, post("/api/big", "")); err != nil {
+				return
+			}
+		}
+	}()
+	// Wait until the lane has answers it cannot write: the client's
+	// socket holds unread data and its own requests stop draining.
+	raw, err := slow.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var unread int
+		_ = raw.Control(func(fd uintptr) {
+			unread, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ)
+		})
+		if unread >= 64<<10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the client's socket never filled")
+		}
+		time.Sleep(10 * time.Millisecond) // polling the socket
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.lane.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close still waiting for a client that does not read after 30 s")
+	}
+	_ = slow.Close()
+	<-wrote
+}
