@@ -34,8 +34,11 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/heraldrt/herald/internal/netpoll"
 	"github.com/heraldrt/herald/internal/rawio"
@@ -60,6 +63,11 @@ type Config struct {
 	// itself; larger ones go to Fallback with their connection. Zero
 	// means 16 KiB.
 	MaxRequest int
+	// ReadTimeout bounds the time a request takes to arrive in full once
+	// its first bytes have: a connection holding a partial request longer
+	// is closed (as net/http's ReadHeaderTimeout does). Zero means 10
+	// seconds. An idle connection, between requests, has no timeout.
+	ReadTimeout time.Duration
 	// WriteTimeout bounds the wait for a client to take its answers when
 	// its socket is full. Zero means 10 seconds.
 	WriteTimeout time.Duration
@@ -80,7 +88,8 @@ type Lane struct {
 	conns  map[*conn]struct{}    // on the reactor
 	handed map[net.Conn]struct{} // served by Fallback
 	closed bool
-	wg     sync.WaitGroup // goroutines started for connections
+	done   chan struct{}  // closed by Close: stops the sweeper
+	wg     sync.WaitGroup // goroutines started for connections, and the sweeper
 }
 
 // New returns a Lane, or netpoll.ErrUnsupported where the reactor is not
@@ -91,6 +100,9 @@ func New(cfg Config) (*Lane, error) {
 	}
 	if cfg.MaxRequest <= 0 {
 		cfg.MaxRequest = 16 << 10
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 10 * time.Second
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 10 * time.Second
@@ -105,10 +117,34 @@ func New(cfg Config) (*Lane, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Lane{cfg: cfg, poller: p, conns: make(map[*conn]struct{}), handed: make(map[net.Conn]struct{})}
+	l := &Lane{cfg: cfg, poller: p, conns: make(map[*conn]struct{}), handed: make(map[net.Conn]struct{}), done: make(chan struct{})}
 	l.bufs.New = func() any { b := make([]byte, cfg.MaxRequest); return &b }
 	l.outs.New = func() any { b := make([]byte, 0, 1024); return &b }
+	l.wg.Go(l.sweep)
 	return l, nil
+}
+
+// sweep closes, every quarter of ReadTimeout (at least every 10 ms and at
+// most every second), the connections whose partial request is older
+// than ReadTimeout, until Close.
+func (l *Lane) sweep() {
+	t := time.NewTicker(min(max(l.cfg.ReadTimeout/4, 10*time.Millisecond), time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-l.done:
+			return
+		case now := <-t.C:
+			limit := now.Add(-l.cfg.ReadTimeout).UnixNano()
+			l.mu.Lock()
+			for c := range l.conns {
+				if since := c.partialSince.Load(); since != 0 && since < limit {
+					c.cut()
+				}
+			}
+			l.mu.Unlock()
+		}
+	}
 }
 
 // Serve accepts connections from ln and serves them until ln fails or is
@@ -143,6 +179,7 @@ func (l *Lane) Close() error {
 		return nil
 	}
 	l.closed = true
+	close(l.done)
 	conns, handed := l.conns, l.handed
 	l.conns, l.handed = nil, nil
 	l.mu.Unlock()
@@ -278,9 +315,10 @@ type conn struct {
 	req  Request  // the request being served, reused
 	resp Response // its answer
 
-	in      []byte // the start of a request not received in full
-	out     []byte // answers the socket did not take yet
-	closing bool   // close once out is written (the client asked)
+	in           []byte       // the start of a request not received in full
+	partialSince atomic.Int64 // when in got its first bytes (Unix ns), 0 when empty
+	out          []byte       // answers the socket did not take yet
+	closing      bool         // close once out is written (the client asked)
 }
 
 // flushSize is the size of pipelined answers written before serving the
@@ -379,6 +417,12 @@ func (c *conn) serve(b []byte) netpoll.Status {
 		out = appendResponse(out, resp, r.close)
 		b = b[used:]
 	}
+	switch since := c.partialSince.Load(); {
+	case c.in == nil && since != 0:
+		c.partialSince.Store(0)
+	case c.in != nil && since == 0:
+		c.partialSince.Store(time.Now().UnixNano())
+	}
 	if len(out) == 0 {
 		return netpoll.Wait
 	}
@@ -400,6 +444,15 @@ func (c *conn) arm() {
 	if err := c.w.Arm(); err != nil {
 		c.stop()
 	}
+}
+
+// cut shuts the connection down from outside its callbacks (the sweeper):
+// the callback that the hang-up runs finds the end of the stream and
+// stops the connection.
+func (c *conn) cut() {
+	_ = c.rc.Control(func(fd uintptr) {
+		_ = unix.Shutdown(int(fd), unix.SHUT_RDWR) //nolint:gosec // fd fits in int
+	})
 }
 
 // stop closes the connection.

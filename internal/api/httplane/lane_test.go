@@ -385,3 +385,32 @@ func TestCloseDoesNotWaitForSlowClients(t *testing.T) {
 	_ = slow.Close()
 	<-wrote
 }
+
+// TestPartialRequestTimeout: a connection holding a partial request longer
+// than ReadTimeout is closed; an idle connection (between requests) is
+// not.
+func TestPartialRequestTimeout(t *testing.T) {
+	s := start(t, httplane.Config{ReadTimeout: 200 * time.Millisecond})
+	idle, ir := dial(t, s.addr)
+	write(t, idle, post("/api/a", "1"))
+	read(t, ir)
+	partial, pr := dial(t, s.addr)
+	write(t, partial, post("/api/b", "1"))
+	read(t, pr)
+	write(t, partial, "POST /api/c HTTP/1.1\r\nHost: x\r\n")
+	start := time.Now()
+	if b, err := pr.ReadByte(); err == nil {
+		t.Fatalf("read %q from a connection holding a partial request, want it closed", b)
+	} else if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		t.Fatal("a connection holding a partial request still open after 10 s")
+	}
+	if waited := time.Since(start); waited < 200*time.Millisecond {
+		t.Fatalf("closed after %v, before ReadTimeout", waited)
+	}
+	// The idle connection, idle for longer than ReadTimeout by now, is
+	// still served.
+	write(t, idle, post("/api/d", "2"))
+	if _, body := read(t, ir); body != "lane POST /api/d key=k q= 2" {
+		t.Fatalf("idle connection: %q", body)
+	}
+}
