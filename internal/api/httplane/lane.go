@@ -33,6 +33,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -412,7 +413,9 @@ func (c *conn) serve(b []byte) netpoll.Status {
 			return netpoll.Stop
 		}
 		*resp = Response{}
-		c.l.cfg.Handler(r, resp)
+		if !c.handle(r, resp) {
+			return c.stop()
+		}
 		c.closing = r.close
 		out = appendResponse(out, resp, r.close)
 		b = b[used:]
@@ -437,6 +440,20 @@ func (c *conn) serve(b []byte) netpoll.Status {
 		return c.stop()
 	}
 	return netpoll.Wait
+}
+
+// handle runs the Handler. A panic in it is logged and reported false:
+// the connection is then closed without an answer, as net/http does.
+func (c *conn) handle(r *Request, resp *Response) (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.l.cfg.Logger.Error("server API: panic serving a request", "path", r.Path,
+				"remote_addr", c.nc.RemoteAddr().String(), "panic", p, "stack", string(debug.Stack()))
+			ok = false
+		}
+	}()
+	c.l.cfg.Handler(r, resp)
+	return true
 }
 
 // arm arms the watch after the first callback, ran by add.

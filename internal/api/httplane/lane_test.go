@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -418,5 +419,27 @@ func TestPartialRequestTimeout(t *testing.T) {
 	write(t, idle, post("/api/d", "2"))
 	if _, body := read(t, ir); body != "lane POST /api/d key=k q= 2" {
 		t.Fatalf("idle connection: %q", body)
+	}
+}
+
+// TestHandlerPanic: a panic in the handler closes its connection without
+// an answer (as net/http does) and leaves the lane serving others.
+func TestHandlerPanic(t *testing.T) {
+	s := start(t, httplane.Config{
+		Logger: slog.New(slog.DiscardHandler),
+		Handler: func(r *httplane.Request, resp *httplane.Response) {
+			if r.Path == "/api/panic" {
+				panic("boom")
+			}
+			echo(r, resp)
+		},
+	})
+	c, br := dial(t, s.addr)
+	write(t, c, post("/api/panic", ""))
+	wantClosed(t, br, "the connection of a request whose handler panicked")
+	c2, br2 := dial(t, s.addr)
+	write(t, c2, post("/api/ok", "1"))
+	if _, body := read(t, br2); body != "lane POST /api/ok key=k q= 1" {
+		t.Fatalf("after a panic: %q", body)
 	}
 }
