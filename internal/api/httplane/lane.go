@@ -285,7 +285,7 @@ func (l *Lane) handOver(nc net.Conn, out, rest []byte) {
 			l.mu.Unlock()
 		}()
 		if len(out) > 0 {
-			if err := writeAll(nc, out, l.cfg.WriteTimeout); err != nil {
+			if err := l.writeAll(nc, out); err != nil {
 				_ = nc.Close()
 				return
 			}
@@ -294,10 +294,17 @@ func (l *Lane) handOver(nc net.Conn, out, rest []byte) {
 	})
 }
 
-// writeAll writes b to nc, waiting for room at most timeout.
-func writeAll(nc net.Conn, b []byte, timeout time.Duration) error {
-	if err := nc.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+// writeAll writes b to nc, waiting for room at most WriteTimeout, or
+// until Close.
+func (l *Lane) writeAll(nc net.Conn, b []byte) error {
+	if err := nc.SetWriteDeadline(time.Now().Add(l.cfg.WriteTimeout)); err != nil {
 		return err
+	}
+	// Close marks the lane closed, then moves the write deadline of its
+	// connections to now: checking after setting the deadline, a write
+	// either sees the mark or gets Close's deadline.
+	if l.isClosed() {
+		return net.ErrClosed
 	}
 	if _, err := rawio.Wrap(nc).Write(b); err != nil {
 		return err
@@ -337,7 +344,7 @@ const maxRounds = 16
 // drained. See the package doc for the Again cases.
 func (c *conn) onReadable() netpoll.Status {
 	if len(c.out) > 0 { // on a goroutine of its own (the callback returned Again)
-		if err := writeAll(c.nc, c.out, c.l.cfg.WriteTimeout); err != nil {
+		if err := c.l.writeAll(c.nc, c.out); err != nil {
 			return c.stop()
 		}
 		c.out = nil

@@ -30,7 +30,7 @@ type server struct {
 	fallback atomic.Int32 // connections handed to the fallback
 }
 
-func start(t *testing.T, cfg httplane.Config) *server {
+func start(t testing.TB, cfg httplane.Config) *server {
 	t.Helper()
 	s := &server{}
 	if cfg.Prefix == "" {
@@ -90,7 +90,7 @@ func echo(r *httplane.Request, resp *httplane.Response) {
 	resp.Body = fmt.Appendf(nil, "lane %s %s key=%s q=%s %s", r.Method, r.Path, r.Header("x-api-key"), r.Query("api_key"), r.Body)
 }
 
-func dial(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+func dial(t testing.TB, addr string) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
