@@ -20,7 +20,10 @@
 // network (Herald uses the lane with the memory engine only). A client
 // that does not read its answers makes its connection leave the reactor
 // for a goroutine of its own until the socket takes them, bounded by
-// Config.WriteTimeout.
+// Config.WriteTimeout; a connection holding a partial request longer than
+// Config.ReadTimeout is closed; a panic in the handler closes its
+// connection. An idle keep-alive connection costs its socket and a small
+// struct, no goroutine and no buffer.
 //
 // Concurrency: a Lane is safe for concurrent use; Serve may be called for
 // several listeners.
