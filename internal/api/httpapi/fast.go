@@ -14,58 +14,61 @@ import (
 // bodies are refused (413) before they are read into memory.
 func (h *Handler) MaxBodySize() int64 { return h.maxBody }
 
-// ServeFast serves one request read by a fasthttp server. It answers
-// exactly as ServeHTTP does, status for status and byte for byte: the two
-// bindings share every check and the answer, and differ only in how they
-// read the request and write the response.
-func (h *Handler) ServeFast(ctx *fasthttp.RequestCtx) {
-	req := &ctx.Request
-	m, legacy, status := h.check(string(req.Header.Method()), string(ctx.Path()), func() string { return fastRequestKey(req) })
+// reply is the answer to a request read whole (ServeFast, ServeLane): a
+// JSON body, or the text of its status as http.Error writes it.
+type reply struct {
+	status int
+	body   []byte
+	json   bool
+}
+
+// Content types of replies.
+const (
+	jsonType = "application/json"
+	textType = "text/plain; charset=utf-8"
+)
+
+// serveRead answers a request whose body was read whole, exactly as
+// ServeHTTP does: the same checks, the same answer. key returns the key
+// the request presents and header its header fields. body may be a
+// buffer the caller reuses: a publication keeps its data, so the call
+// works on a copy.
+func (h *Handler) serveRead(method, path string, key func() string, body []byte, header func(string) string) reply {
+	m, legacy, status := h.check(method, path, key)
 	if status == 0 {
-		if h.maxBody > 0 && int64(len(req.Body())) > h.maxBody {
+		if h.maxBody > 0 && int64(len(body)) > h.maxBody {
 			status = http.StatusRequestEntityTooLarge
 		} else {
-			// fasthttp reuses the request (its body and the RequestCtx, a
-			// context.Context) once ServeFast returns, and a publication
-			// keeps its data: copy the body, and run the call on a context
-			// of its own.
-			body := bytes.Clone(req.Body())
-			header := func(name string) string { return string(req.Header.Peek(name)) }
+			// The binding reuses its request (and a fasthttp RequestCtx is
+			// a context.Context that ends with it): a context of its own.
 			var out []byte
-			status, out = h.answer(context.Background(), m, legacy, body, header)
-			if out != nil {
-				ctx.Response.Header.SetContentTypeBytes(jsonContentTypeBytes)
-				ctx.SetStatusCode(status)
-				ctx.SetBody(out)
-				return
+			if status, out = h.answer(context.Background(), m, legacy, bytes.Clone(body), header); out != nil {
+				return reply{status: status, body: out, json: true}
 			}
 		}
 	}
-	if status == http.StatusMethodNotAllowed {
-		ctx.Response.Header.Set("Allow", http.MethodPost)
-	}
-	// As http.Error writes it.
-	ctx.Response.Header.SetContentTypeBytes(textContentTypeBytes)
-	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
-	ctx.SetStatusCode(status)
-	ctx.SetBodyString(http.StatusText(status) + "\n")
+	return reply{status: status, body: []byte(http.StatusText(status) + "\n")}
 }
 
-var (
-	jsonContentTypeBytes = []byte("application/json")
-	textContentTypeBytes = []byte("text/plain; charset=utf-8")
-)
-
-// fastRequestKey is requestKey for a fasthttp request.
-func fastRequestKey(req *fasthttp.Request) string {
-	if got := req.Header.Peek("X-API-Key"); len(got) > 0 {
-		return string(got)
+// ServeFast serves one request read by a fasthttp server. It answers
+// exactly as ServeHTTP does, status for status and byte for byte: the
+// bindings share every check and the answer (serveRead), and differ only
+// in how they read the request and write the response.
+func (h *Handler) ServeFast(ctx *fasthttp.RequestCtx) {
+	req := &ctx.Request
+	header := func(name string) string { return string(req.Header.Peek(name)) }
+	query := func(name string) string { return string(req.URI().QueryArgs().Peek(name)) }
+	r := h.serveRead(string(req.Header.Method()), string(ctx.Path()),
+		func() string { return presentedKey(header, query) }, req.Body(), header)
+	if r.json {
+		ctx.Response.Header.SetContentType(jsonType)
+	} else {
+		if r.status == http.StatusMethodNotAllowed {
+			ctx.Response.Header.Set("Allow", http.MethodPost)
+		}
+		ctx.Response.Header.SetContentType(textType)
+		ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
 	}
-	if got := authorizationKey(string(req.Header.Peek("Authorization"))); got != "" {
-		return got
-	}
-	if got := req.URI().QueryArgs().Peek("api_key"); len(got) > 0 {
-		return string(got)
-	}
-	return ""
+	ctx.SetStatusCode(r.status)
+	ctx.SetBody(r.body)
 }

@@ -134,7 +134,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if body, status = h.readBody(w, r); status == 0 {
 			status, body = h.answer(r.Context(), m, legacy, body, r.Header.Get)
 			if body != nil {
-				w.Header()["Content-Type"] = jsonContentType
+				w.Header()["Content-Type"] = jsonContentTypes
 				w.WriteHeader(status)
 				_, _ = w.Write(body) // the client has gone away; nothing to do
 				return
@@ -148,8 +148,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 var (
-	allowPost       = []string{http.MethodPost}
-	jsonContentType = []string{"application/json"}
+	allowPost        = []string{http.MethodPost}
+	jsonContentTypes = []string{jsonType}
 )
 
 // check runs the checks that precede reading the body: routing (404),
@@ -201,19 +201,28 @@ func (h *Handler) authorized(key func() string) bool {
 	return subtle.ConstantTimeCompare(sum[:], h.keySum[:]) == 1
 }
 
-// requestKey returns the API key r presents: the X-API-Key header, an
-// "Authorization: apikey <key>" header or the api_key query parameter.
+// requestKey returns the API key r presents (presentedKey).
 func requestKey(r *http.Request) string {
-	if got := r.Header.Get("X-API-Key"); got != "" {
+	return presentedKey(r.Header.Get, func(name string) string {
+		if r.URL.RawQuery == "" {
+			return ""
+		}
+		return r.URL.Query().Get(name)
+	})
+}
+
+// presentedKey returns the API key of a request whose header fields and
+// query parameters header and query return: the X-API-Key header, an
+// "Authorization: apikey <key>" header or the api_key query parameter,
+// the first one present.
+func presentedKey(header, query func(string) string) string {
+	if got := header("X-API-Key"); got != "" {
 		return got
 	}
-	if got := authorizationKey(r.Header.Get("Authorization")); got != "" {
+	if got := authorizationKey(header("Authorization")); got != "" {
 		return got
 	}
-	if r.URL.RawQuery != "" {
-		return r.URL.Query().Get("api_key")
-	}
-	return ""
+	return query("api_key")
 }
 
 // authorizationKey returns the key of an "Authorization: apikey <key>"

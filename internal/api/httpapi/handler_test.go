@@ -49,8 +49,9 @@ func do(h http.Handler, method, target, body string, hdr header) *httptest.Respo
 }
 
 // sameAnswer serves the request r (with body) again through ServeFast and
-// panics unless the answer is the one ServeHTTP gave in w: the fasthttp
-// binding must answer byte for byte as the net/http one.
+// through ServeLane (on a real lane, laneAnswer) and panics unless each
+// answer is the one ServeHTTP gave in w: every binding must answer byte
+// for byte as the net/http one.
 func sameAnswer(h *httpapi.Handler, r *http.Request, body string, w *httptest.ResponseRecorder) {
 	var ctx fasthttp.RequestCtx
 	ctx.Request.Header.SetMethod(r.Method)
@@ -66,6 +67,9 @@ func sameAnswer(h *httpapi.Handler, r *http.Request, body string, w *httptest.Re
 	want := fmt.Sprintf("%d %q %q %q", w.Code, w.Header().Get("Content-Type"), w.Header().Get("Allow"), w.Body.Bytes())
 	if got != want {
 		panic(fmt.Sprintf("%s %s: ServeFast answered %s, ServeHTTP %s", r.Method, r.URL, got, want))
+	}
+	if got, ok := laneAnswer(h, r, body); ok && got != want {
+		panic(fmt.Sprintf("%s %s: ServeLane answered %s, ServeHTTP %s", r.Method, r.URL, got, want))
 	}
 }
 
@@ -380,7 +384,11 @@ func TestShuttingDown(t *testing.T) {
 	h.SetShuttingDown()
 	expect(t, do(h, http.MethodPost, "/api/info", `{}`, nil), http.StatusServiceUnavailable, "")
 	expect(t, do(h, http.MethodPost, "/api", `{"method":"info"}`, nil), http.StatusServiceUnavailable, "")
-	if n := len(eng.Calls()); n != 2 { // one through ServeHTTP, one through ServeFast
-		t.Fatalf("%d engine calls", n)
+	want := 2 // one through ServeHTTP, one through ServeFast
+	if lane.addr != "" {
+		want++ // and one through ServeLane
+	}
+	if n := len(eng.Calls()); n != want {
+		t.Fatalf("%d engine calls, want %d", n, want)
 	}
 }
