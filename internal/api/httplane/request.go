@@ -40,8 +40,8 @@ func (r *Request) HeaderBytes(name string) []byte {
 		}
 		line := rest[:i-1]
 		rest = rest[i+1:]
-		if len(line) > len(name) && line[len(name)] == ':' && asciiEqualFold(line[:len(name)], name) {
-			return trimSpace(line[len(name)+1:])
+		if len(line) > len(name) && line[len(name)] == ':' && bytes.EqualFold(line[:len(name)], []byte(name)) {
+			return bytes.Trim(line[len(name)+1:], " \t")
 		}
 	}
 	return nil
@@ -139,24 +139,24 @@ func parse(b []byte, prefix string, maxRequest int, r *Request) (int, parseStatu
 		if !interesting[len(name)&31] {
 			continue
 		}
-		value = trimSpace(value)
+		value = bytes.Trim(value, " \t")
 		switch {
-		case asciiEqualFold(name, "Content-Length"):
+		case bytes.EqualFold(name, []byte("Content-Length")):
 			n, err := strconv.Atoi(string(value))
 			if err != nil || n < 0 || length >= 0 || value[0] == '+' {
 				return 0, unsupported
 			}
 			length = n
-		case asciiEqualFold(name, "Host"):
+		case bytes.EqualFold(name, []byte("Host")):
 			host = true
-		case asciiEqualFold(name, "Connection"):
+		case bytes.EqualFold(name, []byte("Connection")):
 			switch {
-			case asciiEqualFold(value, "close"):
+			case bytes.EqualFold(value, []byte("close")):
 				r.close = true
-			case !asciiEqualFold(value, "keep-alive"):
+			case !bytes.EqualFold(value, []byte("keep-alive")):
 				return 0, unsupported
 			}
-		case asciiEqualFold(name, "Transfer-Encoding"), asciiEqualFold(name, "Expect"):
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")), bytes.EqualFold(name, []byte("Expect")):
 			return 0, unsupported
 		}
 	}
@@ -229,39 +229,6 @@ var tokenChars = func() (t [256]bool) {
 func isToken(b []byte) bool {
 	for _, c := range b {
 		if !tokenChars[c] {
-			return false
-		}
-	}
-	return true
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
-// asciiEqualFold reports whether b equals s, ignoring ASCII case.
-func asciiEqualFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		x, y := b[i], s[i]
-		if x == y {
-			continue
-		}
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
 			return false
 		}
 	}
