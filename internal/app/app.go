@@ -100,7 +100,7 @@ func New(cfg config.Config, logger *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &App{cfg: cfg, log: logger, node: node, inlineAPI: eng.inProcess}, nil
+	return &App{cfg: cfg, log: logger, node: node, inlineAPI: eng.inProcess()}, nil
 }
 
 func nodeName(cfg config.Config) string {

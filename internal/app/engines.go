@@ -16,9 +16,14 @@ type engines struct {
 	broker     broker.Broker
 	presence   broker.PresenceManager
 	controller broker.Controller
-	// inProcess: both the broker and the presence manager are the memory
-	// ones, so that no API call waits on the network.
-	inProcess bool
+}
+
+// inProcess reports whether the broker and the presence manager are both
+// the memory ones, so that no API call waits on the network.
+func (e engines) inProcess() bool {
+	_, b := e.broker.(*memory.Broker)
+	_, p := e.presence.(*memory.PresenceManager)
+	return b && p
 }
 
 // buildEngines picks implementations with a plain switch: memory by
@@ -54,7 +59,6 @@ func buildEngines(cfg config.Config, logger *slog.Logger) (engines, error) {
 	switch presenceType {
 	case "", "memory":
 		e.presence = memory.NewPresenceManager()
-		_, e.inProcess = e.broker.(*memory.Broker)
 	case "redis":
 		opts, err := redisOptions(presenceRedis, logger)
 		if err != nil {
