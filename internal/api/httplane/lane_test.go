@@ -259,56 +259,79 @@ func TestGarbageNeverCrashes(t *testing.T) {
 	}
 }
 
-// TestClientNotReading: answers a client does not read fill its socket;
-// the lane waits for room off the reactor (other connections are served
-// meanwhile) and gives up after WriteTimeout.
-func TestClientNotReading(t *testing.T) {
-	big := bytes.Repeat([]byte("x"), 64<<10)
-	s := start(t, httplane.Config{
-		WriteTimeout: 300 * time.Millisecond,
-		Handler: func(r *httplane.Request, resp *httplane.Response) {
+// answerSize is the size of the answers of bigAnswers' handler.
+const answerSize = 64 << 10
+
+// bigAnswers starts a lane whose handler answers every request with
+// answerSize bytes, waiting at most writeTimeout for a client to take them.
+func bigAnswers(t *testing.T, writeTimeout time.Duration) *server {
+	big := bytes.Repeat([]byte("x"), answerSize)
+	return start(t, httplane.Config{
+		WriteTimeout: writeTimeout,
+		Handler: func(_ *httplane.Request, resp *httplane.Response) {
 			resp.Status, resp.ContentType, resp.Body = 200, "text/plain", big
 		},
 	})
-	slow, _ := dial(t, s.addr)
-	// Many pipelined requests whose answers (64 KiB each) the client never
-	// reads: the socket fills.
+}
+
+// flood connects to addr and sends many pipelined requests whose answers
+// it never reads, until a write fails; at the end of the test the
+// connection is closed and the goroutine writing awaited.
+func flood(t *testing.T, addr string) net.Conn {
+	c, _ := dial(t, addr)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		for range 2000 {
-			if _, err := io.WriteString(slow, post("/api/big", "")); err != nil {
+			if _, err := io.WriteString(c, post("/api/big", "")); err != nil {
 				return
 			}
 		}
 	}()
+	t.Cleanup(func() { _ = c.Close(); <-done })
+	return c
+}
+
+// pollSocket calls ready with c's descriptor every 10 ms until it reports
+// true, and fails the test as what if it has not after 10 s.
+func pollSocket(t *testing.T, c net.Conn, what string, ready func(fd int) bool) {
+	t.Helper()
+	raw, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var ok bool
+		_ = raw.Control(func(fd uintptr) { ok = ready(int(fd)) })
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s after 10 s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the socket
+	}
+}
+
+// TestClientNotReading: answers a client does not read fill its socket;
+// the lane waits for room off the reactor (other connections are served
+// meanwhile) and gives up after WriteTimeout.
+func TestClientNotReading(t *testing.T) {
+	s := bigAnswers(t, 300*time.Millisecond)
+	slow := flood(t, s.addr)
 	c, br := dial(t, s.addr)
 	for range 3 {
 		write(t, c, post("/api/other", ""))
-		if resp, body := read(t, br); resp.StatusCode != 200 || len(body) != len(big) {
+		if resp, body := read(t, br); resp.StatusCode != 200 || len(body) != answerSize {
 			t.Fatalf("other connection: %d, %d bytes", resp.StatusCode, len(body))
 		}
 	}
 	// The slow connection is closed once the write timeout passes: its
 	// socket leaves the ESTABLISHED state (the client never reads).
-	raw, err := slow.(*net.TCPConn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var state uint8
-		_ = raw.Control(func(fd uintptr) {
-			if info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
-				state = info.State
-			}
-		})
-		if state != unix.BPF_TCP_ESTABLISHED {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the connection of a client that does not read is still open after 10 s")
-		}
-		time.Sleep(10 * time.Millisecond) // polling the socket's state
-	}
+	pollSocket(t, slow, "the connection of a client that does not read still open", func(fd int) bool {
+		info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+		return err == nil && info.State != unix.BPF_TCP_ESTABLISHED
+	})
 }
 
 // TestCloseEndsConnections: Close closes idle connections, lane and
@@ -344,43 +367,14 @@ func wantClosed(t *testing.T, r *bufio.Reader, what string) {
 // TestCloseDoesNotWaitForSlowClients: Close cuts a connection that waits
 // for room for its answers instead of waiting WriteTimeout for it.
 func TestCloseDoesNotWaitForSlowClients(t *testing.T) {
-	big := bytes.Repeat([]byte("x"), 64<<10)
-	s := start(t, httplane.Config{
-		WriteTimeout: time.Hour,
-		Handler: func(r *httplane.Request, resp *httplane.Response) {
-			resp.Status, resp.ContentType, resp.Body = 200, "text/plain", big
-		},
-	})
-	slow, _ := dial(t, s.addr)
-	wrote := make(chan struct{})
-	go func() {
-		defer close(wrote)
-		for range 2000 {
-			if _, err := io.WriteString(slow, post("/api/big", "")); err != nil {
-				return
-			}
-		}
-	}()
+	s := bigAnswers(t, time.Hour)
+	slow := flood(t, s.addr)
 	// Wait until the lane has answers it cannot write: the client's
 	// socket holds unread data and its own requests stop draining.
-	raw, err := slow.(*net.TCPConn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var unread int
-		_ = raw.Control(func(fd uintptr) {
-			unread, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ)
-		})
-		if unread >= 64<<10 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the client's socket never filled")
-		}
-		time.Sleep(10 * time.Millisecond) // polling the socket
-	}
+	pollSocket(t, slow, "the client's socket never filled", func(fd int) bool {
+		unread, err := unix.IoctlGetInt(fd, unix.SIOCINQ)
+		return err == nil && unread >= answerSize
+	})
 	closed := make(chan error, 1)
 	go func() { closed <- s.lane.Close() }()
 	select {
@@ -391,8 +385,6 @@ func TestCloseDoesNotWaitForSlowClients(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Close still waiting for a client that does not read after 30 s")
 	}
-	_ = slow.Close()
-	<-wrote
 }
 
 // TestPartialRequestTimeout: a connection holding a partial request longer
