@@ -244,6 +244,23 @@ func (w *Watch) Arm() error {
 	return w.ctl(unix.EPOLL_CTL_MOD, armEvents)
 }
 
+// ArmNow arms w and runs its callback once at once, on the calling
+// goroutine, as if the connection had become readable: for input the
+// caller read before registering the connection, of which the kernel
+// reports no readiness. The callback then runs as after any readiness
+// (again if more arrived meanwhile, on a goroutine of its own when it
+// returns Again). Call it instead of Arm, once, after Add.
+func (w *Watch) ArmNow() error {
+	if w.removed.Load() {
+		return ErrClosed
+	}
+	if !w.state.CompareAndSwap(stateDisarmed, stateRunning) && !w.state.CompareAndSwap(statePending, stateRunning) {
+		return errors.New("netpoll: watch armed twice")
+	}
+	w.run()
+	return nil
+}
+
 // notify records a readiness: it dispatches the callback unless one is
 // already queued or running, in which case that one runs again. Only poller
 // goroutines call it.

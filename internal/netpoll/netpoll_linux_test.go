@@ -297,3 +297,40 @@ func TestShortReadWaitsForNextEdge(t *testing.T) {
 		}
 	}
 }
+
+// TestArmNow: ArmNow runs the callback at once on the caller, with no
+// readiness, and later readiness runs it again; Arm after it fails.
+func TestArmNow(t *testing.T) {
+	p, err := netpoll.New(netpoll.Config{Inline: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	_, client, rc := loopback.RawPair(t)
+	var calls, got atomic.Int64
+	w, err := p.Add(rc, func() netpoll.Status {
+		calls.Add(1)
+		n, _ := nonBlockingRead(rc)
+		got.Add(int64(n))
+		return netpoll.Wait
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.ArmNow(); err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() != 1 {
+		t.Fatalf("%d calls after ArmNow returned, want 1 (on the caller)", calls.Load())
+	}
+	if _, err := client.Write([]byte("later")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "data read after ArmNow", func() bool { return got.Load() == int64(len("later")) })
+	if err := w.Arm(); err == nil {
+		t.Error("Arm after ArmNow succeeded")
+	}
+	if err := w.ArmNow(); err == nil {
+		t.Error("ArmNow twice succeeded")
+	}
+}

@@ -19,6 +19,9 @@ func (p *Poller) Add(syscall.RawConn, Callback) (*Watch, error) { return nil, Er
 // Arm returns ErrUnsupported.
 func (w *Watch) Arm() error { return ErrUnsupported }
 
+// ArmNow arms w and runs its callback at once.
+func (w *Watch) ArmNow() error { return ErrUnsupported }
+
 // Remove does nothing.
 func (w *Watch) Remove() {}
 

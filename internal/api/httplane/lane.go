@@ -233,24 +233,10 @@ func (l *Lane) add(nc net.Conn) {
 		return
 	}
 	c.w = w
-	// Nothing runs the callback until the watch is armed: serve the
-	// request that came with the head here, then arm (readiness seen
-	// meanwhile is reported again by Arm).
-	switch c.onReadable() {
-	case netpoll.Wait:
-		c.arm()
-	case netpoll.Again:
-		l.wg.Go(func() {
-			for {
-				switch c.onReadable() {
-				case netpoll.Again:
-					continue
-				case netpoll.Wait:
-					c.arm()
-				}
-				return
-			}
-		})
+	// The request that came with the head gives no readiness: serve it
+	// now, then as the connection becomes readable.
+	if err := w.ArmNow(); err != nil {
+		c.stop()
 	}
 }
 
@@ -464,13 +450,6 @@ func (c *conn) handle(r *Request, resp *Response) (ok bool) {
 	}()
 	c.l.cfg.Handler(r, resp)
 	return true
-}
-
-// arm arms the watch after the first callback, ran by add.
-func (c *conn) arm() {
-	if err := c.w.Arm(); err != nil {
-		c.stop()
-	}
 }
 
 // cut shuts the connection down from outside its callbacks (the sweeper):
