@@ -28,23 +28,18 @@ type Request struct {
 // Header returns the value of the first header field named name (matched
 // without regard to case), or "" when there is none.
 func (r *Request) Header(name string) string {
-	return string(r.HeaderBytes(name))
-}
-
-// HeaderBytes is Header without the conversion to a string.
-func (r *Request) HeaderBytes(name string) []byte {
 	for rest := r.header; len(rest) > 0; {
 		i := bytes.IndexByte(rest, '\n')
 		if i < 1 {
-			return nil
+			return ""
 		}
 		line := rest[:i-1]
 		rest = rest[i+1:]
 		if len(line) > len(name) && line[len(name)] == ':' && bytes.EqualFold(line[:len(name)], []byte(name)) {
-			return bytes.Trim(line[len(name)+1:], " \t")
+			return string(bytes.Trim(line[len(name)+1:], " \t"))
 		}
 	}
-	return nil
+	return ""
 }
 
 // Query returns the value of the first query parameter named name, or ""

@@ -64,7 +64,7 @@ func BenchmarkParse(b *testing.B) {
 		if _, st := parse(in, "/api", 16<<10, &r); st != parsed {
 			b.Fatal(st)
 		}
-		_ = r.HeaderBytes("X-API-Key")
+		_ = r.Header("X-API-Key")
 		out = appendResponse(out[:0], &resp, false)
 	}
 }
