@@ -63,10 +63,6 @@ type Config struct {
 	// first unserved byte; it owns the connection from then on and may
 	// block until the connection ends. Required.
 	Fallback func(net.Conn)
-	// MaxRequest is the largest request (head and body) the lane serves
-	// itself; larger ones go to Fallback with their connection. Zero
-	// means 16 KiB.
-	MaxRequest int
 	// ReadTimeout bounds the time a request takes to arrive in full once
 	// its first bytes have: a connection holding a partial request longer
 	// is closed (as net/http's ReadHeaderTimeout does). Zero means 10
@@ -75,8 +71,6 @@ type Config struct {
 	// WriteTimeout bounds the wait for a client to take its answers when
 	// its socket is full. Zero means 10 seconds.
 	WriteTimeout time.Duration
-	// Pollers is the number of reactor goroutines. Zero means GOMAXPROCS.
-	Pollers int
 	// Logger receives the lane's errors. Nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -85,7 +79,7 @@ type Config struct {
 type Lane struct {
 	cfg    Config
 	poller *netpoll.Poller
-	bufs   sync.Pool // *[]byte of cfg.MaxRequest bytes, for reads
+	bufs   sync.Pool // *[]byte of maxRequest bytes, for reads
 	outs   sync.Pool // *[]byte, for answers
 
 	mu     sync.Mutex
@@ -102,27 +96,21 @@ func New(cfg Config) (*Lane, error) {
 	if cfg.Prefix == "" || cfg.Handler == nil || cfg.Fallback == nil {
 		return nil, errors.New("httplane: Prefix, Handler and Fallback are required")
 	}
-	if cfg.MaxRequest <= 0 {
-		cfg.MaxRequest = 16 << 10
-	}
 	if cfg.ReadTimeout <= 0 {
 		cfg.ReadTimeout = 10 * time.Second
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 10 * time.Second
 	}
-	if cfg.Pollers <= 0 {
-		cfg.Pollers = runtime.GOMAXPROCS(0)
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	p, err := netpoll.New(netpoll.Config{Pollers: cfg.Pollers, Inline: true})
+	p, err := netpoll.New(netpoll.Config{Pollers: runtime.GOMAXPROCS(0), Inline: true})
 	if err != nil {
 		return nil, err
 	}
 	l := &Lane{cfg: cfg, poller: p, conns: make(map[*conn]struct{}), handed: make(map[net.Conn]struct{}), done: make(chan struct{})}
-	l.bufs.New = func() any { b := make([]byte, cfg.MaxRequest); return &b }
+	l.bufs.New = func() any { b := make([]byte, maxRequest); return &b }
 	l.outs.New = func() any { b := make([]byte, 0, 1024); return &b }
 	l.wg.Go(l.sweep)
 	return l, nil
@@ -318,6 +306,11 @@ type conn struct {
 	closing      bool         // close once out is written (the client asked)
 }
 
+// maxRequest is the largest request (head and body) the lane serves
+// itself; larger ones go to Fallback with their connection. The lane reads
+// into buffers of this size, one per reactor goroutine at work.
+const maxRequest = 16 << 10
+
 // flushSize is the size of pipelined answers written before serving the
 // next request, and maxPooledOut the largest answer buffer kept for reuse.
 const (
@@ -396,7 +389,7 @@ func (c *conn) serve(b []byte) netpoll.Status {
 			}
 			out = out[:0]
 		}
-		used, st := parse(b, c.l.cfg.Prefix, c.l.cfg.MaxRequest, r)
+		used, st := parse(b, c.l.cfg.Prefix, maxRequest, r)
 		switch st {
 		case incomplete:
 			c.in = bytes.Clone(b)
