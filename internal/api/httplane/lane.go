@@ -105,6 +105,8 @@ func New(cfg Config) (*Lane, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	// Requests are served on the goroutine that saw them: one per
+	// processor, so that all of them can serve.
 	p, err := netpoll.New(netpoll.Config{Pollers: runtime.GOMAXPROCS(0), Inline: true})
 	if err != nil {
 		return nil, err
