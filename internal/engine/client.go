@@ -542,7 +542,8 @@ func (c *Client) holdLocked(sub *subscription, e pendingEvent) bool {
 
 // activate ends the pending phase of sub after its subscribe reply (or
 // connect reply) was queued: buffered publications newer than the position
-// the client already has are queued in order.
+// the client already has, and joins and leaves, are queued in order, as
+// their fan-out would have queued them (held for client.write_delay).
 func (c *Client) activate(ch string, sub *subscription) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -554,13 +555,13 @@ func (c *Client) activate(ch string, sub *subscription) {
 	sub.pending = false
 	for _, p := range buf {
 		if p.push != nil {
-			if !c.queuePushLocked(p.push, false, nil) {
+			if !c.queuePushLocked(p.push, true, nil) {
 				return
 			}
 			continue
 		}
 		data, more := c.preparePublicationLocked(ch, sub, p.pub, p.sp, newPreparedPush(ch, p.pub, nil))
-		if data != nil && !c.w.enqueue(data, false) {
+		if data != nil && !c.w.enqueue(data, true) {
 			go c.Close(protocol.DisconnectSlow)
 			return
 		}

@@ -10,6 +10,7 @@ import (
 	gojwt "github.com/golang-jwt/jwt/v5"
 
 	"github.com/heraldrt/herald/internal/broker"
+	"github.com/heraldrt/herald/internal/config"
 	"github.com/heraldrt/herald/internal/engine"
 	"github.com/heraldrt/herald/internal/protocol"
 )
@@ -403,4 +404,38 @@ func TestAPIHistoryErrors(t *testing.T) {
 	if _, _, err := n.History(ctx, "chat:h", broker.HistoryFilter{Reverse: true, Since: &broker.StreamPosition{}}); err != protocol.ErrBadRequest {
 		t.Fatalf("got %v", err)
 	}
+}
+
+// A publication that reaches a subscriber while its subscription is
+// pending is held for client.write_delay once the subscription is active,
+// like any publication its fan-out queues, instead of being written at
+// once (TestWriteDelayBatchesPublications, end to end, failed when the
+// API's publications came in that window): it goes out with the next
+// reply.
+func TestHeldWhilePendingKeepsWriteDelay(t *testing.T) {
+	cfg := testConfig()
+	cfg.Client.WriteDelay = config.Duration(time.Hour)
+	n := newNode(t, cfg)
+	tra := &frameTransport{}
+	a := connectVia(t, n, tra, &tra.testTransport, "1")
+	gate := make(chan struct{})
+	tra.setGate(gate) // a's subscribe reply stays in its (inline) write
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.HandleFrame([]byte(`{"id":2,"subscribe":{"channel":"plain"}}`))
+	}()
+	eventually(t, 5*time.Second, tra.waiting.Load, "a's subscribe reply being written")
+	tra.setGate(nil)
+	if _, err := n.Publish(context.Background(), "plain", []byte(`{"n":1}`), engine.PublishOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, func() bool { return engine.PendingLen(a, "plain") == 1 }, "the publication held for a")
+	close(gate)
+	<-done
+	if f := tra.framesWith(`"n":1`); len(f) != 0 {
+		t.Fatalf("the held publication was written at the end of the pending phase (%v), want it held for the write delay", f)
+	}
+	a.HandleFrame([]byte(`{"id":3,"presence_stats":{"channel":"chat:x"}}`)) // any reply flushes what is held
+	waitMsg(t, &tra.testTransport, `"n":1`)
 }

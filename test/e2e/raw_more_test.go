@@ -313,9 +313,13 @@ func TestWriteDelayBatchesPublications(t *testing.T) {
 		t.Fatalf("subscribe reply = %v", r)
 	}
 	frames := c.frames
-	for i := 1; i <= 3; i++ { // three API calls, each answered before the next
-		s.publish(t, "plain", map[string]any{"n": i})
+	// Three publications one after another, in one batch call: three
+	// separate calls took longer than the delay on a loaded CI machine.
+	var publishes []any
+	for i := 1; i <= 3; i++ {
+		publishes = append(publishes, map[string]any{"publish": map[string]any{"channel": "plain", "data": map[string]any{"n": i}}})
 	}
+	s.apiResult(t, "batch", map[string]any{"commands": publishes})
 	for i := 1; i <= 3; i++ {
 		expectJSON(t, c.nextNonPingJSON(waitTimeout), fmt.Sprintf(`{"push":{"channel":"plain","pub":{"data":{"n":%d}}}}`, i))
 	}
