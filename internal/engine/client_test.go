@@ -257,25 +257,14 @@ func TestPresenceAndJoinLeave(t *testing.T) {
 // reply, not dropped (CI flake of TestSDKJoinLeave).
 func TestJoinLeaveWhilePendingAreDeliveredAfterReply(t *testing.T) {
 	n := newNode(t, testConfig())
-	tra := &frameTransport{}
-	a := connectVia(t, n, tra, &tra.testTransport, "1")
-	gate := make(chan struct{})
-	tra.setGate(gate) // a's subscribe reply stays in its (inline) write
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		a.HandleFrame([]byte(`{"id":2,"subscribe":{"channel":"chat:w"}}`))
-	}()
-	eventually(t, 5*time.Second, tra.waiting.Load, "a's subscribe reply being written")
-	tra.setGate(nil)
+	a, tra, release := subscribePending(t, n, "chat:w")
 	b, trb := connect(t, n, "2")
 	b.HandleFrame([]byte(`{"id":2,"subscribe":{"channel":"chat:w"}}`))
 	waitMsg(t, trb, `"id":2`)
 	eventually(t, 5*time.Second, func() bool { return engine.PendingLen(a, "chat:w") == 1 }, "b's join held for a")
 	b.Close(protocol.DisconnectConnectionClosed)
 	eventually(t, 5*time.Second, func() bool { return engine.PendingLen(a, "chat:w") == 2 }, "b's leave held for a")
-	close(gate)
-	<-done
+	release()
 	waitMsg(t, &tra.testTransport, `"leave":{"info":{"user":"2"`)
 	var order []string
 	for _, m := range tra.messages() {
@@ -416,26 +405,35 @@ func TestHeldWhilePendingKeepsWriteDelay(t *testing.T) {
 	cfg := testConfig()
 	cfg.Client.WriteDelay = config.Duration(time.Hour)
 	n := newNode(t, cfg)
-	tra := &frameTransport{}
-	a := connectVia(t, n, tra, &tra.testTransport, "1")
-	gate := make(chan struct{})
-	tra.setGate(gate) // a's subscribe reply stays in its (inline) write
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		a.HandleFrame([]byte(`{"id":2,"subscribe":{"channel":"plain"}}`))
-	}()
-	eventually(t, 5*time.Second, tra.waiting.Load, "a's subscribe reply being written")
-	tra.setGate(nil)
+	a, tra, release := subscribePending(t, n, "plain")
 	if _, err := n.Publish(context.Background(), "plain", []byte(`{"n":1}`), engine.PublishOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, func() bool { return engine.PendingLen(a, "plain") == 1 }, "the publication held for a")
-	close(gate)
-	<-done
+	release()
 	if f := tra.framesWith(`"n":1`); len(f) != 0 {
 		t.Fatalf("the held publication was written at the end of the pending phase (%v), want it held for the write delay", f)
 	}
 	a.HandleFrame([]byte(`{"id":3,"presence_stats":{"channel":"chat:x"}}`)) // any reply flushes what is held
 	waitMsg(t, &tra.testTransport, `"n":1`)
+}
+
+// subscribePending connects user "1" and has it subscribe to ch, its
+// subscribe reply held in its (inline) write: the subscription stays
+// pending until release, which lets the reply through and waits for the
+// subscribe command to end.
+func subscribePending(t *testing.T, n *engine.Node, ch string) (*engine.Client, *frameTransport, func()) {
+	t.Helper()
+	tra := &frameTransport{}
+	a := connectVia(t, n, tra, &tra.testTransport, "1")
+	gate := make(chan struct{})
+	tra.setGate(gate)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.HandleFrame([]byte(`{"id":2,"subscribe":{"channel":"` + ch + `"}}`))
+	}()
+	eventually(t, 5*time.Second, tra.waiting.Load, "a's subscribe reply being written")
+	tra.setGate(nil) // later writes go through
+	return a, tra, func() { close(gate); <-done }
 }
