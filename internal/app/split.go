@@ -17,6 +17,7 @@ import (
 	"github.com/heraldrt/herald/internal/connsplit"
 	"github.com/heraldrt/herald/internal/netpoll"
 	"github.com/heraldrt/herald/internal/rawio"
+	"github.com/heraldrt/herald/internal/rawtcp"
 	"github.com/heraldrt/herald/internal/transport/websocket"
 )
 
@@ -47,7 +48,9 @@ func (a *App) split(ln net.Listener, addr string, h http.Handler, api, ws bool) 
 	if api {
 		cfg.FastPrefix = "POST " + prefix
 	}
-	split := connsplit.New(ln, cfg)
+	// Accepted raw (internal/rawtcp): a WebSocket connection of the
+	// reactor then never enters the scheduler's system-call path.
+	split := connsplit.New(rawtcp.NewListener(ln), cfg)
 	a.wg.Go(func() {
 		if err := split.Serve(); err != nil {
 			a.log.Error("http listener", "addr", addr, "error", err)

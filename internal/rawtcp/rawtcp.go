@@ -1,0 +1,426 @@
+// Package rawtcp accepts TCP connections and closes them with raw system
+// calls, outside the Go scheduler's system-call hand-off, and gives each as
+// a net.Conn that reads and writes its socket raw until an operation has to
+// wait.
+//
+// Go's net package accepts, configures (getsockname, setsockopt) and
+// closes every connection through the scheduler's system-call path, and
+// registers it in the runtime's network poller. A call on that path made
+// while the server was idle wakes the scheduler monitor (sysmon) into
+// 20 µs polling for the next few milliseconds; on a server whose clients
+// connect, subscribe and leave all the time, those wake-ups cost about a
+// tenth of its CPU (docs/benchmarks.md). A WebSocket connection of the
+// reactor never waits in the runtime poller: its reads and writes are
+// non-blocking system calls made by the reactor. So a Conn starts as a bare
+// descriptor: no runtime poller registration, no system call beyond
+// accept4 and close for a connection that never blocks.
+//
+// The first operation that must wait (a Read or Write the socket cannot
+// serve now, a syscall.RawConn Read or Write whose function asks to wait)
+// hands the descriptor to an os.File, which registers it in the runtime
+// poller; from then on the Conn behaves as any net.Conn, deadlines
+// included (deadlines set before are carried over). The descriptor's number
+// never changes, so a registration made meanwhile (the reactor's epoll)
+// stays valid.
+//
+// Concurrency: as any net.Conn, a Conn allows one Read and one Write at a
+// time, and any other method concurrently. Close waits for no one: the
+// descriptor is released when the last raw operation in progress ends, so
+// its number is never reused under one.
+package rawtcp
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/heraldrt/herald/internal/netpoll"
+)
+
+// Conn is a TCP connection accepted by a Listener; see the package doc.
+type Conn struct {
+	fd int
+	// state counts the raw operations using fd (in steps of 2); bit 0 is
+	// set by Close. The descriptor is closed by whoever leaves it at
+	// exactly 1 (closed, no user).
+	state atomic.Int64
+	// file owns fd once an operation had to wait; see the package doc.
+	file atomic.Pointer[os.File]
+	// rdl and wdl are the deadlines (Unix nanoseconds, 0 for none) set
+	// while file is nil; mu serialises their changes with the hand-over.
+	rdl, wdl atomic.Int64
+	mu       sync.Mutex
+
+	raddr     net.Addr
+	laddr     net.Addr // nil until LocalAddr first asks the kernel
+	laddrOnce sync.Once
+	ln        net.Addr // the listener's address: LocalAddr's fallback
+}
+
+var (
+	_ net.Conn                        = (*Conn)(nil)
+	_ syscall.Conn                    = (*Conn)(nil)
+	_ interface{ CloseWrite() error } = (*Conn)(nil)
+)
+
+// acquire registers a raw user of fd; false once the Conn is closed.
+func (c *Conn) acquire() bool {
+	for {
+		s := c.state.Load()
+		if s&1 != 0 {
+			return false
+		}
+		if c.state.CompareAndSwap(s, s+2) {
+			return true
+		}
+	}
+}
+
+// release ends a raw use of fd, closing it when it was the last one after
+// Close.
+func (c *Conn) release() {
+	if c.state.Add(-2) == 1 {
+		_ = c.closeFD()
+	}
+}
+
+// closeFD releases the descriptor: through the file that owns it, or
+// raw.
+func (c *Conn) closeFD() error {
+	if f := c.file.Load(); f != nil {
+		return c.fileError("close", f.Close())
+	}
+	if err := closeFD(c.fd); err != nil {
+		return c.opError("close", os.NewSyscallError("close", err))
+	}
+	return nil
+}
+
+// Close closes the connection. Blocked reads and writes return an error
+// wrapping net.ErrClosed; so does a second Close.
+func (c *Conn) Close() error {
+	for {
+		s := c.state.Load()
+		if s&1 != 0 {
+			return c.opError("close", net.ErrClosed)
+		}
+		if c.state.CompareAndSwap(s, s|1) {
+			if s == 0 {
+				return c.closeFD()
+			}
+			return nil // the last raw user closes it
+		}
+	}
+}
+
+// Read reads like net.Conn.Read: raw while data is there, through the
+// runtime poller when it must wait.
+func (c *Conn) Read(p []byte) (int, error) {
+	if f := c.file.Load(); f != nil {
+		n, err := f.Read(p)
+		return n, c.fileError("read", err)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if !c.acquire() {
+		return 0, c.opError("read", net.ErrClosed)
+	}
+	if expired(&c.rdl) {
+		c.release()
+		return 0, c.opError("read", os.ErrDeadlineExceeded)
+	}
+	n, err := netpoll.Read(c.fd, p)
+	for errors.Is(err, syscall.EINTR) {
+		n, err = netpoll.Read(c.fd, p)
+	}
+	c.release()
+	switch {
+	case err == nil && n == 0:
+		return 0, io.EOF
+	case err == nil:
+		return n, nil
+	case !errors.Is(err, syscall.EAGAIN):
+		return 0, c.opError("read", os.NewSyscallError("read", err))
+	}
+	f, err := c.handOver()
+	if err != nil {
+		return 0, c.opError("read", err)
+	}
+	n, err = f.Read(p)
+	return n, c.fileError("read", err)
+}
+
+// Write writes like net.Conn.Write, all of p or an error: raw while the
+// socket takes it, through the runtime poller when it must wait.
+func (c *Conn) Write(p []byte) (int, error) {
+	if f := c.file.Load(); f != nil {
+		n, err := f.Write(p)
+		return n, c.fileError("write", err)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if !c.acquire() {
+		return 0, c.opError("write", net.ErrClosed)
+	}
+	if expired(&c.wdl) {
+		c.release()
+		return 0, c.opError("write", os.ErrDeadlineExceeded)
+	}
+	n := 0
+	var err error
+	for n < len(p) {
+		var m int
+		m, err = netpoll.Write(c.fd, p[n:])
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil {
+			break
+		}
+		n += m
+	}
+	c.release()
+	switch {
+	case err == nil:
+		return n, nil
+	case !errors.Is(err, syscall.EAGAIN):
+		return n, c.opError("write", os.NewSyscallError("write", err))
+	}
+	f, err := c.handOver()
+	if err != nil {
+		return n, c.opError("write", err)
+	}
+	m, err := f.Write(p[n:])
+	return n + m, c.fileError("write", err)
+}
+
+// handOver gives fd to an os.File registered in the runtime poller, with
+// the deadlines set so far, once; see the package doc.
+func (c *Conn) handOver() (*os.File, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f := c.file.Load(); f != nil {
+		return f, nil
+	}
+	if !c.acquire() {
+		return nil, net.ErrClosed
+	}
+	defer c.release()                     // after the Store: a Close meanwhile then closes the file
+	f := os.NewFile(uintptr(c.fd), "tcp") //nolint:gosec // a descriptor fits in uintptr
+	if d := c.rdl.Load(); d != 0 {
+		_ = f.SetReadDeadline(time.Unix(0, d))
+	}
+	if d := c.wdl.Load(); d != 0 {
+		_ = f.SetWriteDeadline(time.Unix(0, d))
+	}
+	c.file.Store(f)
+	return f, nil
+}
+
+// SetDeadline sets the read and write deadlines, as net.Conn.
+func (c *Conn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.SetWriteDeadline(t)
+}
+
+// SetReadDeadline sets the read deadline, as net.Conn.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	return c.setDeadline(&c.rdl, t, (*os.File).SetReadDeadline)
+}
+
+// SetWriteDeadline sets the write deadline, as net.Conn.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	return c.setDeadline(&c.wdl, t, (*os.File).SetWriteDeadline)
+}
+
+func (c *Conn) setDeadline(d *atomic.Int64, t time.Time, set func(*os.File, time.Time) error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state.Load()&1 != 0 {
+		return c.opError("set deadline", net.ErrClosed)
+	}
+	if f := c.file.Load(); f != nil {
+		return c.fileError("set deadline", set(f, t))
+	}
+	if t.IsZero() {
+		d.Store(0)
+	} else {
+		d.Store(max(t.UnixNano(), 1))
+	}
+	return nil
+}
+
+// expired reports whether the deadline in d has passed.
+func expired(d *atomic.Int64) bool {
+	v := d.Load()
+	return v != 0 && time.Now().UnixNano() >= v
+}
+
+// CloseWrite shuts down the writing side of the connection.
+func (c *Conn) CloseWrite() error {
+	var err error
+	cerr := c.rawConn().Control(func(fd uintptr) {
+		err = syscall.Shutdown(int(fd), syscall.SHUT_WR) //nolint:gosec // fd fits in int
+	})
+	if cerr != nil {
+		return c.opError("close", cerr)
+	}
+	if err != nil {
+		return c.opError("close", os.NewSyscallError("shutdown", err))
+	}
+	return nil
+}
+
+// RemoteAddr returns the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
+
+// LocalAddr returns the connection's local address, asked of the kernel on
+// first use (the listener's address if that fails).
+func (c *Conn) LocalAddr() net.Addr {
+	c.laddrOnce.Do(func() {
+		_ = c.rawConn().Control(func(fd uintptr) {
+			if sa, err := syscall.Getsockname(int(fd)); err == nil { //nolint:gosec // fd fits in int
+				c.laddr = sockaddrToTCP(sa)
+			}
+		})
+		if c.laddr == nil {
+			c.laddr = c.ln
+		}
+	})
+	return c.laddr
+}
+
+// SyscallConn returns the raw connection: Control runs on the descriptor
+// while no Close can release it; Read and Write call their function raw
+// first, and hand the descriptor to the runtime poller (see the package
+// doc) when it asks to wait.
+func (c *Conn) SyscallConn() (syscall.RawConn, error) { return c.rawConn(), nil }
+
+func (c *Conn) rawConn() rawConn { return rawConn{c} }
+
+type rawConn struct{ c *Conn }
+
+// closedError returns err, or net.ErrClosed when the Conn was closed (the
+// os.File's raw connection reports a closed file its own way).
+func (c *Conn) closedError(err error) error {
+	if err != nil && c.state.Load()&1 != 0 {
+		return net.ErrClosed
+	}
+	return err
+}
+
+func (r rawConn) fileConn() (syscall.RawConn, bool) {
+	f := r.c.file.Load()
+	if f == nil {
+		return nil, false
+	}
+	rc, err := f.SyscallConn()
+	return rc, err == nil
+}
+
+func (r rawConn) Control(fn func(uintptr)) error {
+	if rc, ok := r.fileConn(); ok {
+		return r.c.closedError(rc.Control(fn))
+	}
+	if !r.c.acquire() {
+		return net.ErrClosed
+	}
+	fn(uintptr(r.c.fd)) //nolint:gosec // a descriptor fits in uintptr
+	r.c.release()
+	return nil
+}
+
+func (r rawConn) Read(fn func(uintptr) bool) error  { return r.wait(fn, (syscall.RawConn).Read) }
+func (r rawConn) Write(fn func(uintptr) bool) error { return r.wait(fn, (syscall.RawConn).Write) }
+
+// wait calls fn on the descriptor and, when it asks to wait, continues in
+// the runtime poller (op: the os.File raw connection's Read or Write).
+func (r rawConn) wait(fn func(uintptr) bool, op func(syscall.RawConn, func(uintptr) bool) error) error {
+	if rc, ok := r.fileConn(); ok {
+		return r.c.closedError(op(rc, fn))
+	}
+	if !r.c.acquire() {
+		return net.ErrClosed
+	}
+	done := fn(uintptr(r.c.fd)) //nolint:gosec // a descriptor fits in uintptr
+	r.c.release()
+	if done {
+		return nil
+	}
+	f, err := r.c.handOver()
+	if err != nil {
+		return err
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return r.c.closedError(op(rc, fn))
+}
+
+func (c *Conn) opError(op string, err error) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: c.laddrOrNil(), Addr: c.raddr, Err: err}
+}
+
+// laddrOrNil returns the local address if known, without asking the
+// kernel (an error path must not need the descriptor).
+func (c *Conn) laddrOrNil() net.Addr {
+	if c.laddr != nil {
+		return c.laddr
+	}
+	return c.ln
+}
+
+// fileError turns an error of the os.File into the net.Conn error of the
+// same meaning: io.EOF as it is, a closed file as net.ErrClosed, the
+// rest wrapped in a *net.OpError.
+func (c *Conn) fileError(op string, err error) error {
+	if err == nil || err == io.EOF {
+		return err
+	}
+	if errors.Is(err, os.ErrClosed) || c.state.Load()&1 != 0 {
+		return c.opError(op, net.ErrClosed)
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			err = os.NewSyscallError(op, errno)
+		}
+	}
+	return c.opError(op, err)
+}
+
+// sockaddrToTCP converts a socket address of the kernel.
+func sockaddrToTCP(sa syscall.Sockaddr) *net.TCPAddr {
+	switch a := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
+	case *syscall.SockaddrInet6:
+		ip := make(net.IP, net.IPv6len)
+		copy(ip, a.Addr[:])
+		return &net.TCPAddr{IP: ip, Port: a.Port, Zone: zoneName(a.ZoneId)}
+	}
+	return nil
+}
+
+func zoneName(id uint32) string {
+	if id == 0 {
+		return ""
+	}
+	if ifi, err := net.InterfaceByIndex(int(id)); err == nil {
+		return ifi.Name
+	}
+	return ""
+}
