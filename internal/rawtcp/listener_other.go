@@ -2,12 +2,7 @@
 
 package rawtcp
 
-import (
-	"errors"
-	"net"
-)
+import "net"
 
 // NewListener returns ln: raw accepting is implemented on Linux only.
 func NewListener(ln net.Listener) net.Listener { return ln }
-
-func closeFD(int) error { return errors.ErrUnsupported }

@@ -360,3 +360,24 @@ func TestNewListenerOther(t *testing.T) {
 		t.Fatalf("NewListener(unix) = %T, want the listener itself", l)
 	}
 }
+
+// The listening socket stays non-blocking (a blocking one would hold a
+// thread in accept4) and has TCP_DEFER_ACCEPT.
+func TestListeningSocket(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewListener(ln).(*Listener)
+	defer l.Close()
+	if err := l.rc.Control(func(fd uintptr) {
+		if fl, err := unix.FcntlInt(fd, unix.F_GETFL, 0); err != nil || fl&unix.O_NONBLOCK == 0 {
+			t.Errorf("not in non-blocking mode: flags %#x, %v", fl, err)
+		}
+		if v, err := unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT); err != nil || v == 0 {
+			t.Errorf("TCP_DEFER_ACCEPT = %d, %v", v, err)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
