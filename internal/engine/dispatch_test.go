@@ -70,10 +70,42 @@ func TestDispatcherTakesWaitingEventsTogether(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	d.dispatch(ev(2))
-	d.dispatch(ev(3)) // the queue holds dispatchQueueSize (2) events
+	d.dispatch(ev(3))
 	close(release)
 	d.stop()
 	if got := strings.Join(batches, " | "); got != "1 | 2,3" {
 		t.Fatalf("batches %q, want \"1 | 2,3\"", got)
+	}
+}
+
+// TestGroupPublicationsFramed: a channel's publications taken together go
+// in pieces of at most defaultMaxMessagesInFrame, in order, whether the
+// batch is of one channel or of several.
+func TestGroupPublicationsFramed(t *testing.T) {
+	var oneChannel, mixed []event
+	for i := range 40 {
+		a := event{ch: "a", pub: &broker.Publication{Offset: uint64(i + 1)}}
+		oneChannel = append(oneChannel, a)
+		mixed = append(mixed, a)
+		if i%2 == 0 {
+			mixed = append(mixed, event{ch: "b", pub: &broker.Publication{Offset: uint64(i/2 + 1)}})
+		}
+	}
+	for _, batch := range [][]event{oneChannel, mixed} {
+		next := map[string]uint64{"a": 1, "b": 1}
+		groupPublications(batch, func(ch string, group []event) {
+			if len(group) == 0 || len(group) > defaultMaxMessagesInFrame {
+				t.Fatalf("group of %d publications", len(group))
+			}
+			for _, ev := range group {
+				if ev.ch != ch || ev.pub.Offset != next[ch] {
+					t.Fatalf("%s: got %s %d, want offset %d", ch, ev.ch, ev.pub.Offset, next[ch])
+				}
+				next[ch]++
+			}
+		})
+		if next["a"] != 41 {
+			t.Fatalf("channel a: %d publications handed over, want 40", next["a"]-1)
+		}
 	}
 }

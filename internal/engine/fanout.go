@@ -187,7 +187,7 @@ func groupPublications(evs []event, pubs func(ch string, group []event)) {
 		return
 	}
 	if oneChannel(evs) { // the usual batch: no regrouping, no copy
-		pubs(evs[0].ch, evs)
+		framed(evs, pubs)
 		return
 	}
 	var taken [maxEventBatch]bool
@@ -202,7 +202,17 @@ func groupPublications(evs []event, pubs func(ch string, group []event)) {
 				taken[j] = true
 			}
 		}
-		pubs(evs[i].ch, group)
+		framed(group, pubs)
+	}
+}
+
+// framed calls pubs with group, one channel's publications, in pieces of
+// at most defaultMaxMessagesInFrame (one frame each), in order.
+func framed(group []event, pubs func(ch string, group []event)) {
+	for len(group) > 0 {
+		n := min(len(group), defaultMaxMessagesInFrame)
+		pubs(group[0].ch, group[:n])
+		group = group[n:]
 	}
 }
 
