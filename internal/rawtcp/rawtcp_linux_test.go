@@ -381,3 +381,58 @@ func TestListeningSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A client that resets its connection right after sending: the Conn
+// reports an error (or the end of the stream), and the listener goes on
+// accepting.
+func TestResetConnection(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewListener(ln)
+	defer l.Close()
+	bad, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bad.Write([]byte("GET / HTTP/1.1\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = bad.(*net.TCPConn).SetLinger(0)
+	_ = bad.Close() // RST
+	good, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer good.Close()
+	if _, err := good.Write([]byte("ok")); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		c, err := l.Accept()
+		if err != nil {
+			t.Fatalf("Accept = %v", err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 64)
+		n, err := c.Read(buf)
+		if c.RemoteAddr().String() == good.LocalAddr().String() {
+			if err != nil || string(buf[:n]) != "ok" {
+				t.Fatalf("good connection: Read = %q, %v", buf[:n], err)
+			}
+			_ = c.Close()
+			return
+		}
+		// The reset one: whatever arrived before the reset, then an error.
+		for err == nil {
+			_, err = c.Read(buf)
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("reset connection: Read timed out")
+		}
+		_ = c.Close()
+	}
+	t.Fatal("the good connection was not accepted")
+}
