@@ -1,9 +1,13 @@
 package redis
 
 import (
+	"context"
+	"net"
 	"testing"
+	"time"
 
 	"github.com/heraldrt/herald/internal/broker"
+	"github.com/heraldrt/herald/internal/rawio"
 )
 
 func TestJumpHashStable(t *testing.T) {
@@ -95,4 +99,38 @@ func itoa(n int) string {
 		b = append([]byte{byte('0' + n%10)}, b...)
 	}
 	return string(b)
+}
+
+// Plain TCP connections to Redis are dialled with dialRaw, which wraps
+// them for raw reads and writes; TLS ones are left to rueidis. The
+// connection dialRaw returns talks to the real Redis.
+func TestDialRaw(t *testing.T) {
+	opts := Options{Addresses: []string{"127.0.0.1:6379", "rediss://127.0.0.1:6380"}}
+	cos, err := opts.clientOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cos[0].DialCtxFn == nil {
+		t.Error("plain address: no raw dial")
+	}
+	if cos[1].DialCtxFn != nil {
+		t.Error("TLS address: raw dial set")
+	}
+	c, err := dialRaw(context.Background(), "127.0.0.1:6379", &net.Dialer{Timeout: 5 * time.Second}, nil)
+	if err != nil {
+		t.Fatalf("Redis at 127.0.0.1:6379 unreachable: %v", err)
+	}
+	defer c.Close()
+	if _, ok := c.(*rawio.Conn); !ok {
+		t.Fatalf("dialRaw returned %T, want *rawio.Conn", c)
+	}
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	n, err := c.Read(buf)
+	if err != nil || string(buf[:n]) != "+PONG\r\n" {
+		t.Fatalf("PING answered %q, %v", buf[:n], err)
+	}
 }

@@ -1,16 +1,20 @@
 package redis
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"net"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/heraldrt/herald/internal/rawio"
 )
 
 // Defaults applied by New and NewPresenceManager for zero option values.
@@ -218,8 +222,24 @@ func (o Options) clientOptions() ([]rueidis.ClientOption, error) {
 		opt.DisableCache = true
 		opt.Dialer.Timeout = o.ConnectTimeout
 		opt.ConnWriteTimeout = o.IOTimeout
+		if opt.TLSConfig == nil {
+			opt.DialCtxFn = dialRaw
+		}
 	}
 	return out, nil
+}
+
+// dialRaw dials a plain TCP connection as rueidis does and has its reads
+// and writes made as raw system calls (rawio), still waiting in the
+// runtime poller: rueidis's reads and writes, one per pipelined batch,
+// otherwise go through the scheduler's system-call path, whose hand-off
+// wakes the scheduler monitor (see internal/rawtcp).
+func dialRaw(ctx context.Context, dst string, d *net.Dialer, _ *tls.Config) (net.Conn, error) {
+	c, err := d.DialContext(ctx, "tcp", dst)
+	if err != nil {
+		return nil, err
+	}
+	return rawio.Wrap(c), nil
 }
 
 // parseAddress parses one address of Options.Addresses.
