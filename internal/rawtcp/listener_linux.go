@@ -105,7 +105,19 @@ func (l *Listener) Close() error {
 // Addr returns the listener's address.
 func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
 
-// rawToTCP converts the peer address accept4 wrote.
+// localAddr returns the local address of socket fd (getsockname, raw),
+// or nil.
+func localAddr(fd int) net.Addr {
+	var sa unix.RawSockaddrAny
+	salen := uint32(unix.SizeofSockaddrAny)
+	if _, _, e := syscall.RawSyscall(syscall.SYS_GETSOCKNAME, uintptr(fd), uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&salen))); e != 0 { //nolint:gosec // fd is a descriptor
+		return nil
+	}
+	return rawToTCP(&sa)
+}
+
+// rawToTCP converts a socket address the kernel wrote (accept4,
+// getsockname).
 func rawToTCP(sa *unix.RawSockaddrAny) net.Addr {
 	switch sa.Addr.Family {
 	case unix.AF_INET:
@@ -118,6 +130,16 @@ func rawToTCP(sa *unix.RawSockaddrAny) net.Addr {
 		return &net.TCPAddr{IP: ip, Port: port(a.Port), Zone: zoneName(a.Scope_id)}
 	}
 	return &net.TCPAddr{}
+}
+
+func zoneName(id uint32) string {
+	if id == 0 {
+		return ""
+	}
+	if ifi, err := net.InterfaceByIndex(int(id)); err == nil {
+		return ifi.Name
+	}
+	return ""
 }
 
 // port converts a port in network byte order, as the kernel stores it.

@@ -33,7 +33,7 @@ type Conn struct {
 	raddr     net.Addr
 	laddr     net.Addr // nil until LocalAddr first asks the kernel
 	laddrOnce sync.Once
-	ln        net.Addr // the listener's address: LocalAddr's fallback
+	ln        net.Addr // the listener's address: LocalAddr's fallback, errors' Source
 }
 
 var (
@@ -102,32 +102,19 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if !c.acquire() {
-		return 0, c.opError("read", net.ErrClosed)
-	}
-	if expired(&c.rdl) {
-		c.release()
-		return 0, c.opError("read", os.ErrDeadlineExceeded)
-	}
-	n, err := netpoll.Read(c.fd, p)
-	for errors.Is(err, syscall.EINTR) {
-		n, err = netpoll.Read(c.fd, p)
-	}
-	c.release()
+	n, wait, err := c.raw("read", &c.rdl, func(fd int) (int, error) { return netpoll.Read(fd, p) })
 	switch {
+	case wait:
+		f, err := c.handOver()
+		if err != nil {
+			return 0, c.opError("read", err)
+		}
+		n, err = f.Read(p)
+		return n, c.fileError("read", err)
 	case err == nil && n == 0:
 		return 0, io.EOF
-	case err == nil:
-		return n, nil
-	case !errors.Is(err, syscall.EAGAIN):
-		return 0, c.opError("read", os.NewSyscallError("read", err))
 	}
-	f, err := c.handOver()
-	if err != nil {
-		return 0, c.opError("read", err)
-	}
-	n, err = f.Read(p)
-	return n, c.fileError("read", err)
+	return n, err
 }
 
 // Write writes like net.Conn.Write, all of p or an error: raw while the
@@ -137,42 +124,48 @@ func (c *Conn) Write(p []byte) (int, error) {
 		n, err := f.Write(p)
 		return n, c.fileError("write", err)
 	}
-	if len(p) == 0 {
-		return 0, nil
-	}
-	if !c.acquire() {
-		return 0, c.opError("write", net.ErrClosed)
-	}
-	if expired(&c.wdl) {
-		c.release()
-		return 0, c.opError("write", os.ErrDeadlineExceeded)
-	}
 	n := 0
-	var err error
 	for n < len(p) {
-		var m int
-		m, err = netpoll.Write(c.fd, p[n:])
-		if errors.Is(err, syscall.EINTR) {
-			continue
-		}
-		if err != nil {
-			break
-		}
+		m, wait, err := c.raw("write", &c.wdl, func(fd int) (int, error) { return netpoll.Write(fd, p[n:]) })
 		n += m
+		if err != nil {
+			return n, err
+		}
+		if wait {
+			f, err := c.handOver()
+			if err != nil {
+				return n, c.opError("write", err)
+			}
+			m, err := f.Write(p[n:])
+			return n + m, c.fileError("write", err)
+		}
 	}
-	c.release()
+	return n, nil
+}
+
+// raw runs one non-blocking system call on the descriptor (again when
+// interrupted), unless the Conn is closed or the deadline in d has passed.
+// wait reports that the socket has nothing to give or no room (EAGAIN);
+// err is a net.Conn error.
+func (c *Conn) raw(op string, d *atomic.Int64, call func(fd int) (int, error)) (n int, wait bool, err error) {
+	if !c.acquire() {
+		return 0, false, c.opError(op, net.ErrClosed)
+	}
+	defer c.release()
+	if expired(d) {
+		return 0, false, c.opError(op, os.ErrDeadlineExceeded)
+	}
+	n, err = call(c.fd)
+	for errors.Is(err, syscall.EINTR) {
+		n, err = call(c.fd)
+	}
 	switch {
-	case err == nil:
-		return n, nil
-	case !errors.Is(err, syscall.EAGAIN):
-		return n, c.opError("write", os.NewSyscallError("write", err))
+	case errors.Is(err, syscall.EAGAIN):
+		return 0, true, nil
+	case err != nil:
+		return 0, false, c.opError(op, os.NewSyscallError(op, err))
 	}
-	f, err := c.handOver()
-	if err != nil {
-		return n, c.opError("write", err)
-	}
-	m, err := f.Write(p[n:])
-	return n + m, c.fileError("write", err)
+	return n, false, nil
 }
 
 // handOver gives fd to an os.File registered in the runtime poller, with
@@ -261,11 +254,7 @@ func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
 // first use (the listener's address if that fails).
 func (c *Conn) LocalAddr() net.Addr {
 	c.laddrOnce.Do(func() {
-		_ = c.rawConn().Control(func(fd uintptr) {
-			if sa, err := syscall.Getsockname(int(fd)); err == nil { //nolint:gosec // fd fits in int
-				c.laddr = sockaddrToTCP(sa)
-			}
-		})
+		_ = c.rawConn().Control(func(fd uintptr) { c.laddr = localAddr(int(fd)) }) //nolint:gosec // fd fits in int
 		if c.laddr == nil {
 			c.laddr = c.ln
 		}
@@ -342,16 +331,7 @@ func (r rawConn) wait(fn func(uintptr) bool, op func(syscall.RawConn, func(uintp
 }
 
 func (c *Conn) opError(op string, err error) error {
-	return &net.OpError{Op: op, Net: "tcp", Source: c.laddrOrNil(), Addr: c.raddr, Err: err}
-}
-
-// laddrOrNil returns the local address if known, without asking the
-// kernel (an error path must not need the descriptor).
-func (c *Conn) laddrOrNil() net.Addr {
-	if c.laddr != nil {
-		return c.laddr
-	}
-	return c.ln
+	return &net.OpError{Op: op, Net: "tcp", Source: c.ln, Addr: c.raddr, Err: err}
 }
 
 // fileError turns an error of the os.File into the net.Conn error of the
@@ -373,27 +353,4 @@ func (c *Conn) fileError(op string, err error) error {
 		}
 	}
 	return c.opError(op, err)
-}
-
-// sockaddrToTCP converts a socket address of the kernel.
-func sockaddrToTCP(sa syscall.Sockaddr) *net.TCPAddr {
-	switch a := sa.(type) {
-	case *syscall.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
-	case *syscall.SockaddrInet6:
-		ip := make(net.IP, net.IPv6len)
-		copy(ip, a.Addr[:])
-		return &net.TCPAddr{IP: ip, Port: a.Port, Zone: zoneName(a.ZoneId)}
-	}
-	return nil
-}
-
-func zoneName(id uint32) string {
-	if id == 0 {
-		return ""
-	}
-	if ifi, err := net.InterfaceByIndex(int(id)); err == nil {
-		return ifi.Name
-	}
-	return ""
 }

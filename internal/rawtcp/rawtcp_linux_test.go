@@ -20,16 +20,8 @@ import (
 // data arrives, completes at once.
 func pair(t *testing.T, first []byte) (*Conn, net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := NewListener(ln)
-	t.Cleanup(func() { _ = l.Close() })
-	if _, ok := l.(*Listener); !ok {
-		t.Fatalf("NewListener returned %T", l)
-	}
-	client, err := net.Dial("tcp", ln.Addr().String())
+	l := listen(t)
+	client, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,6 +38,21 @@ func pair(t *testing.T, first []byte) (*Conn, net.Conn) {
 	c := sc.(*Conn)
 	t.Cleanup(func() { _ = c.Close() })
 	return c, client
+}
+
+// listen returns a Listener on a loopback port, closed at the test's end.
+func listen(t *testing.T) *Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, ok := NewListener(ln).(*Listener)
+	if !ok {
+		t.Fatalf("NewListener returned %T", NewListener(ln))
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	return l
 }
 
 func handedOver(c *Conn) bool { return c.file.Load() != nil }
@@ -306,11 +313,7 @@ func TestCloseDuringWrites(t *testing.T) {
 }
 
 func TestListenerClose(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := NewListener(ln)
+	l := listen(t)
 	errc := make(chan error, 1)
 	go func() {
 		_, err := l.Accept()
@@ -328,7 +331,7 @@ func TestListenerClose(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close did not wake Accept")
 	}
-	if c, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+	if c, err := net.DialTimeout("tcp", l.Addr().String(), time.Second); err == nil {
 		_ = c.Close()
 		t.Fatal("the port still accepts connections after Close")
 	}
@@ -364,12 +367,7 @@ func TestNewListenerOther(t *testing.T) {
 // The listening socket stays non-blocking (a blocking one would hold a
 // thread in accept4) and has TCP_DEFER_ACCEPT.
 func TestListeningSocket(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := NewListener(ln).(*Listener)
-	defer l.Close()
+	l := listen(t)
 	if err := l.rc.Control(func(fd uintptr) {
 		if fl, err := unix.FcntlInt(fd, unix.F_GETFL, 0); err != nil || fl&unix.O_NONBLOCK == 0 {
 			t.Errorf("not in non-blocking mode: flags %#x, %v", fl, err)
@@ -386,13 +384,8 @@ func TestListeningSocket(t *testing.T) {
 // reports an error (or the end of the stream), and the listener goes on
 // accepting.
 func TestResetConnection(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := NewListener(ln)
-	defer l.Close()
-	bad, err := net.Dial("tcp", ln.Addr().String())
+	l := listen(t)
+	bad, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +394,7 @@ func TestResetConnection(t *testing.T) {
 	}
 	_ = bad.(*net.TCPConn).SetLinger(0)
 	_ = bad.Close() // RST
-	good, err := net.Dial("tcp", ln.Addr().String())
+	good, err := net.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
