@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -107,5 +108,22 @@ func TestGroupPublicationsFramed(t *testing.T) {
 		if next["a"] != 41 {
 			t.Fatalf("channel a: %d publications handed over, want 40", next["a"]-1)
 		}
+	}
+}
+
+// BenchmarkGroupPublications: a full batch of a worker that fell behind,
+// publications of 50 channels mixed, grouped by channel.
+func BenchmarkGroupPublications(b *testing.B) {
+	evs := make([]event, maxEventBatch)
+	for i := range evs {
+		evs[i] = event{ch: "channel-" + strconv.Itoa(i%50), pub: &broker.Publication{Offset: uint64(i + 1)}}
+	}
+	n := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		groupPublications(evs, func(_ string, group []event) { n += len(group) })
+	}
+	if n == 0 {
+		b.Fatal("no publication handed over")
 	}
 }

@@ -163,7 +163,7 @@ func (n *Node) handleEvents(batch []event) {
 }
 
 // groupEvents hands the publications of batch (at most maxEventBatch
-// events) to pubs, those of one channel together in one call, and runs
+// events) to pubs, those of one channel together (framed), and runs
 // every other event (join, leave) with job. A job first lets the
 // publications taken before it go, so every channel's events keep their
 // order; publications of different channels may be reordered.
@@ -180,8 +180,8 @@ func groupEvents(batch []event, pubs func(ch string, group []event), job func(ev
 	groupPublications(batch[start:], pubs)
 }
 
-// groupPublications calls pubs once per channel of evs (publications),
-// with that channel's publications in order.
+// groupPublications calls pubs for each channel of evs (publications)
+// with that channel's publications in order, in frames (framed).
 func groupPublications(evs []event, pubs func(ch string, group []event)) {
 	if len(evs) == 0 {
 		return
@@ -190,19 +190,23 @@ func groupPublications(evs []event, pubs func(ch string, group []event)) {
 		framed(evs, pubs)
 		return
 	}
+	// One array for every group: each channel's events are copied after
+	// the previous channel's (a batch of 128 events would otherwise
+	// allocate a group per channel, each up to the batch's size).
 	var taken [maxEventBatch]bool
+	grouped := make([]event, 0, len(evs))
 	for i := range evs {
 		if taken[i] {
 			continue
 		}
-		group := make([]event, 0, len(evs)-i)
+		start := len(grouped)
 		for j := i; j < len(evs); j++ {
 			if !taken[j] && evs[j].ch == evs[i].ch {
-				group = append(group, evs[j])
+				grouped = append(grouped, evs[j])
 				taken[j] = true
 			}
 		}
-		framed(group, pubs)
+		framed(grouped[start:len(grouped):len(grouped)], pubs)
 	}
 }
 
