@@ -19,7 +19,7 @@ func (p *Poller) Add(syscall.RawConn, Callback) (*Watch, error) { return nil, Er
 // Arm returns ErrUnsupported.
 func (w *Watch) Arm() error { return ErrUnsupported }
 
-// ArmNow arms w and runs its callback at once.
+// ArmNow returns ErrUnsupported.
 func (w *Watch) ArmNow() error { return ErrUnsupported }
 
 // Remove does nothing.
