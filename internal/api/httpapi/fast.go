@@ -15,11 +15,13 @@ import (
 func (h *Handler) MaxBodySize() int64 { return h.maxBody }
 
 // reply is the answer to a request read whole (ServeFast, ServeLane): a
-// JSON body, or the text of its status as http.Error writes it.
+// JSON body, or the text of its status as http.Error writes it (with the
+// Allow header's value for 405).
 type reply struct {
 	status int
 	body   []byte
 	json   bool
+	allow  string
 }
 
 // Content types of replies.
@@ -47,7 +49,11 @@ func (h *Handler) serveRead(method, path string, key func() string, body []byte,
 			}
 		}
 	}
-	return reply{status: status, body: []byte(http.StatusText(status) + "\n")}
+	r := reply{status: status, body: []byte(http.StatusText(status) + "\n")}
+	if status == http.StatusMethodNotAllowed {
+		r.allow = http.MethodPost
+	}
+	return r
 }
 
 // ServeFast serves one request read by a fasthttp server. It answers
@@ -63,8 +69,8 @@ func (h *Handler) ServeFast(ctx *fasthttp.RequestCtx) {
 	if r.json {
 		ctx.Response.Header.SetContentType(jsonType)
 	} else {
-		if r.status == http.StatusMethodNotAllowed {
-			ctx.Response.Header.Set("Allow", http.MethodPost)
+		if r.allow != "" {
+			ctx.Response.Header.Set("Allow", r.allow)
 		}
 		ctx.Response.Header.SetContentType(textType)
 		ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")

@@ -1,10 +1,6 @@
 package httpapi
 
-import (
-	"net/http"
-
-	"github.com/heraldrt/herald/internal/api/httplane"
-)
+import "github.com/heraldrt/herald/internal/api/httplane"
 
 // ServeLane serves one request read by an httplane.Lane. It answers
 // exactly as ServeHTTP and ServeFast do (serveRead).
@@ -15,8 +11,5 @@ func (h *Handler) ServeLane(r *httplane.Request, resp *httplane.Response) {
 		resp.ContentType = jsonType
 		return
 	}
-	if rep.status == http.StatusMethodNotAllowed {
-		resp.Allow = http.MethodPost
-	}
-	resp.ContentType, resp.NoSniff = textType, true
+	resp.Allow, resp.ContentType, resp.NoSniff = rep.allow, textType, true
 }
