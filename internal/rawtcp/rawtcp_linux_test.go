@@ -57,6 +57,17 @@ func listen(t *testing.T) *Listener {
 
 func handedOver(c *Conn) bool { return c.file.Load() != nil }
 
+// readExactly reads len(want) bytes from c within 5 s and fails the test
+// (what names the read) unless they are want.
+func readExactly(t *testing.T, c net.Conn, want, what string) {
+	t.Helper()
+	buf := make([]byte, len(want))
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := io.ReadFull(c, buf); err != nil || string(buf[:n]) != want {
+		t.Fatalf("%s = %q, %v; want %q", what, buf[:n], err, want)
+	}
+}
+
 func TestReadWriteRawUntilWaiting(t *testing.T) {
 	c, client := pair(t, []byte("hello"))
 	buf := make([]byte, 16)
@@ -240,11 +251,7 @@ func TestCloseWrite(t *testing.T) {
 	if _, err := client.Write([]byte("b")); err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, 4)
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if n, err := io.ReadFull(c, buf[:2]); err != nil || string(buf[:n]) != "ab" {
-		t.Fatalf("Read after CloseWrite = %q, %v", buf[:n], err)
-	}
+	readExactly(t, c, "ab", "Read after CloseWrite")
 }
 
 // The raw connection: Control keeps the descriptor open while it runs, even
@@ -345,11 +352,7 @@ func TestSilentClientAccepted(t *testing.T) {
 	if _, err := client.Write([]byte("late")); err != nil {
 		t.Fatal(err)
 	}
-	buf := make([]byte, 8)
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if n, err := io.ReadFull(c, buf[:4]); err != nil || string(buf[:n]) != "late" {
-		t.Fatalf("Read = %q, %v", buf[:n], err)
-	}
+	readExactly(t, c, "late", "Read")
 }
 
 // Not a TCP listener: NewListener leaves it alone.
