@@ -380,6 +380,15 @@ func (c *Conn) SyscallConn() (syscall.RawConn, error) {
 	return sc.SyscallConn()
 }
 
+// RemoteAddrString returns RemoteAddr().String(), in one allocation when
+// the underlying connection offers it (internal/rawtcp's does).
+func (c *Conn) RemoteAddrString() string {
+	if s, ok := c.Conn.(interface{ RemoteAddrString() string }); ok {
+		return s.RemoteAddrString()
+	}
+	return c.Conn.RemoteAddr().String()
+}
+
 // ReadFrom lets net/http send files with sendfile(2) when the underlying
 // connection can.
 func (c *Conn) ReadFrom(r io.Reader) (int64, error) {

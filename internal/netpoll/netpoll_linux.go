@@ -148,21 +148,25 @@ func getID(ev *unix.EpollEvent) uint64 {
 // loop waits for events until Close and dispatches them to workers.
 func (ep *epoller) loop() {
 	events := make([]unix.EpollEvent, 256)
+	var (
+		n    int
+		werr error
+	)
+	// wait is made once: a closure made per wake-up would allocate it and
+	// the variables it sets each time.
+	wait := func(fd uintptr) bool {
+		n, werr = epollWait(int(fd), events) //nolint:gosec // fd fits in int
+		if errors.Is(werr, unix.EINTR) {
+			n, werr = 0, nil
+			return true // try again
+		}
+		// Nothing ready: park in the runtime poller until the epoll
+		// fd becomes readable.
+		return n > 0 || werr != nil
+	}
 	for {
-		var (
-			n    int
-			werr error
-		)
-		err := ep.eprc.Read(func(fd uintptr) bool {
-			n, werr = epollWait(int(fd), events) //nolint:gosec // fd fits in int
-			if errors.Is(werr, unix.EINTR) {
-				n, werr = 0, nil
-				return true // try again
-			}
-			// Nothing ready: park in the runtime poller until the epoll
-			// fd becomes readable.
-			return n > 0 || werr != nil
-		})
+		n, werr = 0, nil
+		err := ep.eprc.Read(wait)
 		if err != nil || werr != nil {
 			return // the epoll fd is broken or closed; nothing sensible is left to do
 		}

@@ -4,7 +4,9 @@ package rawtcp
 
 import (
 	"net"
+	"net/netip"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -20,6 +22,7 @@ type Listener struct {
 	f      *os.File
 	rc     syscall.RawConn
 	closed atomic.Bool
+	acc    acceptor
 }
 
 // NewListener returns a Listener accepting from ln, or ln itself when it is
@@ -59,39 +62,56 @@ func NewListener(ln net.Listener) net.Listener {
 // net.ErrClosed after Close, temporary ones (EMFILE, ENFILE, ENOBUFS) worth
 // retrying.
 func (l *Listener) Accept() (net.Conn, error) {
-	var (
-		fd   int
-		sa   unix.RawSockaddrAny
-		aerr error
-	)
-	err := l.rc.Read(func(lfd uintptr) bool {
-		for {
-			salen := uint32(unix.SizeofSockaddrAny)
-			r, _, e := syscall.RawSyscall6(syscall.SYS_ACCEPT4, lfd, uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&salen)), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0, 0)
-			switch e {
-			case 0:
-				fd = int(r) //nolint:gosec // a descriptor fits in int
-				return true
-			case syscall.EINTR, syscall.ECONNABORTED:
-				continue // a connection reset before it was accepted: take the next
-			case syscall.EAGAIN:
-				return false // wait for the next one
-			default:
-				aerr = e
-				return true
-			}
-		}
-	})
+	a := &l.acc
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.fn == nil {
+		a.fn = a.accept
+	}
+	a.fd, a.err = -1, nil
+	err := l.rc.Read(a.fn)
 	switch {
 	case err != nil && l.closed.Load():
 		err = net.ErrClosed
-	case err == nil && aerr != nil:
-		err = os.NewSyscallError("accept4", aerr)
+	case err == nil && a.err != nil:
+		err = os.NewSyscallError("accept4", a.err)
 	}
 	if err != nil {
 		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.ln.Addr(), Err: err}
 	}
-	return &Conn{fd: fd, raddr: rawToTCP(&sa), ln: l.ln.Addr()}, nil
+	return &Conn{fd: a.fd, raddr: rawToAddrPort(&a.sa), ln: l.ln.Addr()}, nil
+}
+
+// acceptor holds the state of an Accept in progress, kept by the Listener
+// so that accepting allocates nothing but the Conn; mu serialises Accept
+// calls.
+type acceptor struct {
+	mu  sync.Mutex
+	fn  func(uintptr) bool // accept, as the value given to the raw connection's Read
+	fd  int
+	sa  unix.RawSockaddrAny
+	err error
+}
+
+// accept accepts one connection from the listening socket lfd into a, or
+// asks to wait for one.
+func (a *acceptor) accept(lfd uintptr) bool {
+	for {
+		salen := uint32(unix.SizeofSockaddrAny)
+		r, _, e := syscall.RawSyscall6(syscall.SYS_ACCEPT4, lfd, uintptr(unsafe.Pointer(&a.sa)), uintptr(unsafe.Pointer(&salen)), syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0, 0)
+		switch e {
+		case 0:
+			a.fd = int(r) //nolint:gosec // a descriptor fits in int
+			return true
+		case syscall.EINTR, syscall.ECONNABORTED:
+			continue // a connection reset before it was accepted: take the next
+		case syscall.EAGAIN:
+			return false // wait for the next one
+		default:
+			a.err = e
+			return true
+		}
+	}
 }
 
 // Close closes the listener; Accept returns an error wrapping
@@ -113,23 +133,28 @@ func localAddr(fd int) net.Addr {
 	if _, _, e := syscall.RawSyscall(syscall.SYS_GETSOCKNAME, uintptr(fd), uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&salen))); e != 0 { //nolint:gosec // fd is a descriptor
 		return nil
 	}
-	return rawToTCP(&sa)
+	return net.TCPAddrFromAddrPort(rawToAddrPort(&sa))
 }
 
-// rawToTCP converts a socket address the kernel wrote (accept4,
-// getsockname).
-func rawToTCP(sa *unix.RawSockaddrAny) net.Addr {
+// rawToAddrPort converts a socket address the kernel wrote (accept4,
+// getsockname); an IPv4-mapped IPv6 address is given as IPv4, as net
+// prints it.
+func rawToAddrPort(sa *unix.RawSockaddrAny) netip.AddrPort {
 	switch sa.Addr.Family {
 	case unix.AF_INET:
 		a := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
-		return &net.TCPAddr{IP: net.IPv4(a.Addr[0], a.Addr[1], a.Addr[2], a.Addr[3]), Port: port(a.Port)}
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), port(a.Port))
 	case unix.AF_INET6:
 		a := (*unix.RawSockaddrInet6)(unsafe.Pointer(sa))
-		ip := make(net.IP, net.IPv6len)
-		copy(ip, a.Addr[:])
-		return &net.TCPAddr{IP: ip, Port: port(a.Port), Zone: zoneName(a.Scope_id)}
+		ip := netip.AddrFrom16(a.Addr)
+		if ip.Is4In6() {
+			ip = ip.Unmap()
+		} else if z := zoneName(a.Scope_id); z != "" {
+			ip = ip.WithZone(z)
+		}
+		return netip.AddrPortFrom(ip, port(a.Port))
 	}
-	return &net.TCPAddr{}
+	return netip.AddrPort{}
 }
 
 func zoneName(id uint32) string {
@@ -143,9 +168,9 @@ func zoneName(id uint32) string {
 }
 
 // port converts a port in network byte order, as the kernel stores it.
-func port(p uint16) int {
+func port(p uint16) uint16 {
 	b := (*[2]byte)(unsafe.Pointer(&p))
-	return int(b[0])<<8 | int(b[1])
+	return uint16(b[0])<<8 | uint16(b[1])
 }
 
 // closeFD closes fd raw: closing a socket without SO_LINGER never sleeps.

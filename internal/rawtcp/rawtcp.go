@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -30,8 +31,8 @@ type Conn struct {
 	rdl, wdl atomic.Int64
 	mu       sync.Mutex
 
-	raddr     net.Addr
-	laddr     net.Addr // nil until LocalAddr first asks the kernel
+	raddr     netip.AddrPort // the peer's address, as net.Addr on demand
+	laddr     net.Addr       // nil until LocalAddr first asks the kernel
 	laddrOnce sync.Once
 	ln        net.Addr // the listener's address: LocalAddr's fallback, errors' Source
 }
@@ -248,7 +249,10 @@ func (c *Conn) CloseWrite() error {
 }
 
 // RemoteAddr returns the peer's address.
-func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
+func (c *Conn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.raddr) }
+
+// RemoteAddrString returns RemoteAddr().String() in one allocation.
+func (c *Conn) RemoteAddrString() string { return c.raddr.String() }
 
 // LocalAddr returns the connection's local address, asked of the kernel on
 // first use (the listener's address if that fails).
@@ -331,7 +335,7 @@ func (r rawConn) wait(fn func(uintptr) bool, op func(syscall.RawConn, func(uintp
 }
 
 func (c *Conn) opError(op string, err error) error {
-	return &net.OpError{Op: op, Net: "tcp", Source: c.ln, Addr: c.raddr, Err: err}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.ln, Addr: c.RemoteAddr(), Err: err}
 }
 
 // fileError turns an error of the os.File into the net.Conn error of the

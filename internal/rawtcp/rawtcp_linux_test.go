@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -431,4 +432,50 @@ func TestResetConnection(t *testing.T) {
 		_ = c.Close()
 	}
 	t.Fatal("the good connection was not accepted")
+}
+
+// TestRemoteAddrForms: the peer's address as net prints it, over IPv4, IPv6
+// and IPv4 on a dual-stack listener (an IPv4-mapped address, printed as
+// IPv4), from RemoteAddr and from RemoteAddrString alike.
+func TestRemoteAddrForms(t *testing.T) {
+	for _, tc := range []struct{ network, listen, dial, wantHost string }{
+		{"tcp4", "127.0.0.1:0", "127.0.0.1", "127.0.0.1"},
+		{"tcp6", "[::1]:0", "::1", "::1"},
+		{"tcp", "[::]:0", "127.0.0.1", "127.0.0.1"},
+	} {
+		t.Run(tc.listen, func(t *testing.T) {
+			ln, err := net.Listen(tc.network, tc.listen)
+			if err != nil {
+				t.Skipf("no %s: %v", tc.network, err)
+			}
+			l, ok := NewListener(ln).(*Listener)
+			if !ok {
+				t.Fatal("not a raw listener")
+			}
+			t.Cleanup(func() { _ = l.Close() })
+			port := l.Addr().(*net.TCPAddr).Port
+			client, err := net.Dial("tcp", net.JoinHostPort(tc.dial, strconv.Itoa(port)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = client.Close() })
+			if _, err := client.Write([]byte("x")); err != nil { // accepted at once despite TCP_DEFER_ACCEPT
+				t.Fatal(err)
+			}
+			nc, err := l.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = nc.Close() })
+			c := nc.(*Conn)
+			want := net.JoinHostPort(tc.wantHost, strconv.Itoa(client.LocalAddr().(*net.TCPAddr).Port))
+			if got := c.RemoteAddrString(); got != want {
+				t.Errorf("RemoteAddrString = %s, want %s", got, want)
+			}
+			ra, ok := c.RemoteAddr().(*net.TCPAddr)
+			if !ok || ra.String() != want {
+				t.Errorf("RemoteAddr = %v, want %s", c.RemoteAddr(), want)
+			}
+		})
+	}
 }

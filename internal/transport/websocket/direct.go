@@ -41,16 +41,7 @@ func ServeConn(h http.Handler, nc net.Conn, logger *slog.Logger) {
 	rr.lr = io.LimitedReader{R: nc, N: directMaxHeader}
 	rr.br.Reset(&rr.lr)
 	lr, br := &rr.lr, rr.br
-	// A request whose head the splitter has read in full is parsed from
-	// memory: no read can block, so no deadline is needed.
-	timed := !headBuffered(nc)
-	if timed {
-		_ = nc.SetReadDeadline(time.Now().Add(directHeaderTimeout))
-	}
-	req, err := http.ReadRequest(br)
-	if timed {
-		_ = nc.SetReadDeadline(time.Time{})
-	}
+	req, err := readRequest(nc, br)
 	if err != nil {
 		status := http.StatusBadRequest
 		if lr.N <= 0 {
@@ -62,8 +53,8 @@ func ServeConn(h http.Handler, nc net.Conn, logger *slog.Logger) {
 		return
 	}
 	lr.N = 1<<63 - 1 // the rest is the WebSocket stream
-	req.RemoteAddr = nc.RemoteAddr().String()
-	w := &directWriter{nc: nc, br: br, header: make(http.Header)}
+	req.RemoteAddr = remoteAddrString(nc)
+	w := &directWriter{nc: nc, br: br}
 	h.ServeHTTP(w, req)
 	if w.hijacked {
 		if w.readerFree {
@@ -98,6 +89,39 @@ func (r *requestReader) release() {
 	requestReaders.Put(r)
 }
 
+// readRequest reads the request of nc through br. A request whose head
+// the splitter has read in full is parsed from memory: by parseHead when
+// it is a usual upgrade request, else by http.ReadRequest, with no
+// deadline since no read can block.
+func readRequest(nc net.Conn, br *bufio.Reader) (*http.Request, error) {
+	if b, ok := nc.(interface{ Buffered() []byte }); ok {
+		if req, n, ok := parseHead(b.Buffered()); ok {
+			if _, err := br.Discard(n); err != nil { // cannot fail: the bytes are read
+				return nil, err
+			}
+			return req, nil
+		}
+	}
+	timed := !headBuffered(nc)
+	if timed {
+		_ = nc.SetReadDeadline(time.Now().Add(directHeaderTimeout))
+	}
+	req, err := http.ReadRequest(br)
+	if timed {
+		_ = nc.SetReadDeadline(time.Time{})
+	}
+	return req, err
+}
+
+// remoteAddrString returns nc.RemoteAddr().String(), formatted without the
+// net.Addr when nc can (internal/connsplit and internal/rawtcp Conns).
+func remoteAddrString(nc net.Conn) string {
+	if s, ok := nc.(interface{ RemoteAddrString() string }); ok {
+		return s.RemoteAddrString()
+	}
+	return nc.RemoteAddr().String()
+}
+
 // headBuffered reports whether nc holds, already read, a whole request head
 // (up to its empty line), as a connection handed over by
 // internal/connsplit usually does.
@@ -129,7 +153,14 @@ type directWriter struct {
 	readerFree  bool // hijacked without br: ServeConn may reuse it
 }
 
-func (w *directWriter) Header() http.Header { return w.header }
+// Header returns the response's header, made on first use (an upgrade
+// writes none).
+func (w *directWriter) Header() http.Header {
+	if w.header == nil {
+		w.header = make(http.Header)
+	}
+	return w.header
+}
 
 func (w *directWriter) WriteHeader(status int) {
 	if w.wroteHeader || w.hijacked {
@@ -189,9 +220,10 @@ func (w *directWriter) flush() error {
 	buf = append(buf, ' ')
 	buf = append(buf, http.StatusText(w.status)...)
 	buf = append(buf, "\r\n"...)
-	w.header.Del("Connection")
-	w.header.Set("Content-Length", strconv.Itoa(len(w.body)))
-	for k, vs := range w.header {
+	hdr := w.Header()
+	hdr.Del("Connection")
+	hdr.Set("Content-Length", strconv.Itoa(len(w.body)))
+	for k, vs := range hdr {
 		for _, v := range vs {
 			buf = append(buf, k...)
 			buf = append(buf, ": "...)
