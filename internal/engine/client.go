@@ -56,12 +56,12 @@ type Client struct {
 	expireAt    int64 // unix seconds; 0 = never
 	subs        map[string]*subscription
 	pongPending bool
-	pingTimer   *timewheel.Timer
-	pongTimer   *timewheel.Timer
-	staleTimer  *timewheel.Timer
+	pingTimer   timewheel.Timer // the wheel's timers, held by value: no allocation each
+	pongTimer   timewheel.Timer
+	staleTimer  timewheel.Timer
 	expireTimer *time.Timer
 	closeTimer  *time.Timer
-	maintTimer  *timewheel.Timer
+	maintTimer  timewheel.Timer
 
 	closeOnce sync.Once
 }
@@ -150,7 +150,7 @@ func (n *Node) NewClient(ctx context.Context, t Transport) (*Client, error) {
 	if d := cfg.client.StaleCloseDelay; d > 0 {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		c.staleTimer = n.wheel.After(d, c.checkStale)
+		n.wheel.Start(&c.staleTimer, d, c.checkStale)
 	}
 	return c, nil
 }
@@ -322,9 +322,7 @@ func (c *Client) handlePong() bool {
 		return false
 	}
 	c.pongPending = false
-	if c.pongTimer != nil {
-		c.pongTimer.Stop()
-	}
+	c.pongTimer.Stop()
 	c.mu.Unlock()
 	return true
 }
@@ -337,7 +335,7 @@ func (c *Client) schedulePingLocked() {
 		return
 	}
 	first := interval/2 + time.Duration(rand.Int64N(int64(interval/2)+1))
-	c.pingTimer = c.node.wheel.After(first, c.sendPing)
+	c.node.wheel.Start(&c.pingTimer, first, c.sendPing)
 }
 
 func (c *Client) sendPing() {
@@ -350,8 +348,8 @@ func (c *Client) sendPing() {
 	expectPong := cfg.PongTimeout > 0 && !c.uni
 	if expectPong && !c.pongPending {
 		c.pongPending = true
-		if c.pongTimer == nil {
-			c.pongTimer = c.node.wheel.After(cfg.PongTimeout, c.checkPong)
+		if !c.pongTimer.Bound() {
+			c.node.wheel.Start(&c.pongTimer, cfg.PongTimeout, c.checkPong)
 		} else {
 			c.pongTimer.Reset(cfg.PongTimeout)
 		}

@@ -31,8 +31,8 @@ func (c *Client) scheduleMaintenanceLocked(first bool) {
 	if first {
 		d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 	}
-	if c.maintTimer == nil {
-		c.maintTimer = c.node.wheel.After(d, c.maintainTick)
+	if !c.maintTimer.Bound() {
+		c.node.wheel.Start(&c.maintTimer, d, c.maintainTick)
 	} else {
 		c.maintTimer.Reset(d)
 	}

@@ -132,3 +132,48 @@ func pendingTimers(w *Wheel) int {
 	}
 	return n
 }
+
+// TestTimeWheelStartHeldTimer: a Timer held by value is inert until Start
+// binds it (Stop on it does nothing), fires after Start, is rescheduled
+// by another Start with its first callback, and Stop cancels it.
+func TestTimeWheelStartHeldTimer(t *testing.T) {
+	w := New()
+	defer w.Close()
+	var owner struct {
+		tm Timer
+	}
+	owner.tm.Stop() // zero: nothing to stop
+	if owner.tm.Bound() {
+		t.Fatal("zero Timer bound")
+	}
+	fired := make(chan int, 2)
+	w.Start(&owner.tm, Tick, func() { fired <- 1 })
+	w.Start(&owner.tm, Tick, func() { fired <- 2 }) // rescheduled, fn kept
+	select {
+	case v := <-fired:
+		if v != 1 {
+			t.Fatalf("callback %d ran, want the first", v)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("started timer did not fire")
+	}
+	w.mu.Lock()
+	pending := len(w.slots[owner.tm.slot])
+	w.mu.Unlock()
+	if pending != 0 || owner.tm.pos != 0 {
+		t.Fatalf("fired timer still pending (%d in its slot, pos %d)", pending, owner.tm.pos)
+	}
+	owner.tm.Reset(Tick)
+	owner.tm.Stop()
+	w.mu.Lock()
+	pos := owner.tm.pos
+	w.mu.Unlock()
+	if pos != 0 || !owner.tm.Bound() {
+		t.Fatalf("stopped timer: pos %d, bound %v", pos, owner.tm.Bound())
+	}
+	select {
+	case <-fired:
+		t.Fatal("fired twice")
+	case <-time.After(3 * Tick):
+	}
+}
