@@ -22,6 +22,12 @@ type ChurnConfig struct {
 	// Settle is the pause after each round before the server is sampled,
 	// so that it can finish closing. Zero value means 1s.
 	Settle time.Duration
+	// CloseWait ends each cycle as browsers end a WebSocket: the client
+	// sends its close frame and waits for the server to answer and close
+	// the connection (RFC 6455 7.1.1) before closing its socket. By
+	// default it closes its socket right after its close frame, as many
+	// SDKs do, and the server's answer draws a TCP reset.
+	CloseWait bool
 }
 
 func (c ChurnConfig) withDefaults() ChurnConfig {
@@ -77,6 +83,9 @@ func Churn(ctx context.Context, o Options, cfg ChurnConfig) (*Report, error) {
 	rep := newReport("churn", o)
 	rep.Params = map[string]any{"rounds": cfg.Rounds, "cycles": cfg.Cycles, "concurrency": cfg.Concurrency,
 		"channels": cfg.Channels, "round_timeout": o.Duration.String(), "settle": cfg.Settle.String()}
+	if cfg.CloseWait {
+		rep.Params["close_wait"] = true
+	}
 	var (
 		errs           errorLog
 		cycles, failed counter
@@ -147,7 +156,11 @@ func churnRound(ctx context.Context, d *dialer, o Options, cfg ChurnConfig, n *i
 				c, err := d.dial(ctx, i, nil)
 				if err == nil {
 					err = c.Subscribe(ctx, fmt.Sprintf("%s_churn_%d", o.ChannelPrefix, i%cfg.Channels))
-					c.Close()
+					if cfg.CloseWait {
+						c.CloseAfterServer()
+					} else {
+						c.Close()
+					}
 				}
 				if err != nil {
 					failed.Add(1)

@@ -288,6 +288,30 @@ func (c *conn) Close() {
 	})
 }
 
+// CloseAfterServer sends a normal close frame, waits up to a second for the
+// server to close the connection (reading and dropping what it sends
+// meanwhile, its close frame included), then closes it: a browser's
+// closing handshake. It is for a connection whose reading was not started.
+func (c *conn) CloseAfterServer() {
+	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		deadline := time.Now().Add(time.Second)
+		c.wmu.Lock()
+		err := c.writeLocked(closeFrame(1000), deadline)
+		c.wmu.Unlock()
+		if err == nil && c.nc.SetReadDeadline(deadline) == nil {
+			var buf [512]byte
+			for {
+				if _, err := c.nc.Read(buf[:]); err != nil {
+					break // EOF once the server has closed, or the deadline
+				}
+			}
+		}
+		c.closeSocket()
+		c.finish(nil)
+	})
+}
+
 // finish reports the end of reading once, if reading was started.
 func (c *conn) finish(err error) {
 	if c.end == nil {

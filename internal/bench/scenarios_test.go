@@ -232,6 +232,33 @@ func TestChurnSmoke(t *testing.T) {
 	}
 }
 
+// TestChurnCloseWait: with CloseWait every cycle ends by the server's
+// close, well before the client's one-second limit, and the report says
+// which close it measured.
+func TestChurnCloseWait(t *testing.T) {
+	f := newFakeServer(t, nil)
+	o := options(f, "json")
+	o.Duration = 10 * time.Second
+	start := time.Now()
+	rep, err := bench.Churn(context.Background(), o, bench.ChurnConfig{Rounds: 1, Cycles: 20, Concurrency: 2, Settle: 20 * time.Millisecond, CloseWait: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Figures["cycles"] != 20 || rep.Figures["failures"] != 0 || rep.Params["close_wait"] != true {
+		t.Fatalf("figures %v params %v errors %v", rep.Figures, rep.Params, rep.Errors)
+	}
+	// Ten cycles in a row per worker: had each waited for its limit
+	// instead of the server's close, the round would take ten seconds.
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("20 cycles took %v: the client waited out its limit", d)
+	}
+	for deadline := time.Now().Add(5 * time.Second); f.closes.Load() != 20; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("server closed %d connections, want 20", f.closes.Load())
+		}
+	}
+}
+
 func TestCancelStopsScenario(t *testing.T) {
 	f := newFakeServer(t, nil)
 	o := options(f, "json")

@@ -149,6 +149,7 @@ server's CPU, memory, descriptors and threads. See docs/bench.md.`,
 	churn.Flags().IntVar(&hc.Concurrency, "concurrency", 32, "cycles in flight")
 	churn.Flags().IntVar(&hc.Channels, "channels", 10, "channels")
 	churn.Flags().DurationVar(&hc.Settle, "settle", time.Second, "pause before sampling the server after a round")
+	churn.Flags().BoolVar(&hc.CloseWait, "close-wait", false, "wait for the server to close each connection after the close frame, as browsers do")
 
 	summary := &cobra.Command{
 		Use:   "summary FILE...",
