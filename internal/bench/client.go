@@ -279,9 +279,7 @@ func (c *conn) Close() {
 		if c.watch != nil {
 			c.watch.Detach()
 		}
-		c.wmu.Lock()
-		_ = c.writeLocked(closeFrame(1000), time.Now().Add(time.Second))
-		c.wmu.Unlock()
+		_ = c.writeClose(time.Now().Add(time.Second))
 		c.closeSocket()
 		c.rmu.Unlock()
 		c.finish(nil)
@@ -296,10 +294,7 @@ func (c *conn) CloseAfterServer() {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		deadline := time.Now().Add(time.Second)
-		c.wmu.Lock()
-		err := c.writeLocked(closeFrame(1000), deadline)
-		c.wmu.Unlock()
-		if err == nil && c.nc.SetReadDeadline(deadline) == nil {
+		if c.writeClose(deadline) == nil && c.nc.SetReadDeadline(deadline) == nil {
 			var buf [512]byte
 			for {
 				if _, err := c.nc.Read(buf[:]); err != nil {
@@ -310,6 +305,13 @@ func (c *conn) CloseAfterServer() {
 		c.closeSocket()
 		c.finish(nil)
 	})
+}
+
+// writeClose sends a normal close frame by deadline.
+func (c *conn) writeClose(deadline time.Time) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.writeLocked(closeFrame(1000), deadline)
 }
 
 // finish reports the end of reading once, if reading was started.

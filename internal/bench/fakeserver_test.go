@@ -2,11 +2,13 @@ package bench_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,6 +50,10 @@ type fakeServer struct {
 	remotes map[string]bool
 
 	pongs, connects, closes atomic.Int64
+	// After a client's close frame: clients that had already closed their
+	// socket (the server reads EOF or a reset at once), and clients that
+	// still waited for the server's close (the read times out).
+	closedFirst, waitedForServer atomic.Int64
 }
 
 // fakeConn is one client connection of the fake server.
@@ -90,6 +96,19 @@ func startFakeServer(t *testing.T, faults map[int]fault, useTLS bool) *fakeServe
 	return f
 }
 
+// probeClientClose tells, after a client's close frame (which gorilla has
+// answered), whether the client closed its socket without waiting for the
+// server: then a read ends at once with EOF or a reset, else it times out.
+func (f *fakeServer) probeClientClose(nc net.Conn) {
+	_ = nc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	var b [16]byte
+	if _, err := nc.Read(b[:]); errors.Is(err, os.ErrDeadlineExceeded) {
+		f.waitedForServer.Add(1)
+	} else {
+		f.closedFirst.Add(1)
+	}
+}
+
 func (f *fakeServer) wsURL() string {
 	return "ws" + strings.TrimPrefix(f.srv.URL, "http") + "/connection/websocket"
 }
@@ -120,6 +139,9 @@ func (f *fakeServer) serveWS(w http.ResponseWriter, r *http.Request) {
 	for {
 		_, frame, err := ws.ReadMessage()
 		if err != nil {
+			if _, closeFrame := errors.AsType[*websocket.CloseError](err); closeFrame {
+				f.probeClientClose(ws.UnderlyingConn())
+			}
 			return
 		}
 		cmds, err := protocol.DecodeCommands(c.proto, frame)

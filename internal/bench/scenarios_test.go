@@ -230,11 +230,28 @@ func TestChurnSmoke(t *testing.T) {
 	if f.connects.Load() != 60 {
 		t.Fatalf("fake server saw %d connects", f.connects.Load())
 	}
+	// By default a cycle closes its socket right after its close frame.
+	waitCloses(t, f, 60)
+	if f.closedFirst.Load() != 60 || f.waitedForServer.Load() != 0 {
+		t.Fatalf("clients closed first %d times, waited for the server %d times; want 60 and 0",
+			f.closedFirst.Load(), f.waitedForServer.Load())
+	}
 }
 
-// TestChurnCloseWait: with CloseWait every cycle ends by the server's
-// close, well before the client's one-second limit, and the report says
-// which close it measured.
+// waitCloses waits until the fake server has closed n connections.
+func waitCloses(t *testing.T, f *fakeServer, n int64) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); f.closes.Load() != n; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("server closed %d connections, want %d", f.closes.Load(), n)
+		}
+	}
+}
+
+// TestChurnCloseWait: with CloseWait every client waits for the server's
+// close (the fake server finds each still open after answering its close
+// frame), each cycle ends by that close well before the client's
+// one-second limit, and the report says which close it measured.
 func TestChurnCloseWait(t *testing.T) {
 	f := newFakeServer(t, nil)
 	o := options(f, "json")
@@ -252,10 +269,10 @@ func TestChurnCloseWait(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("20 cycles took %v: the client waited out its limit", d)
 	}
-	for deadline := time.Now().Add(5 * time.Second); f.closes.Load() != 20; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("server closed %d connections, want 20", f.closes.Load())
-		}
+	waitCloses(t, f, 20)
+	if f.waitedForServer.Load() != 20 || f.closedFirst.Load() != 0 {
+		t.Fatalf("clients waited for the server %d times, closed first %d times; want 20 and 0",
+			f.waitedForServer.Load(), f.closedFirst.Load())
 	}
 }
 
