@@ -54,7 +54,9 @@ func NewListener(ln net.Listener) net.Listener {
 		_ = f.Close()
 		return ln
 	}
-	return &Listener{ln: tl, f: f, rc: rc}
+	l := &Listener{ln: tl, f: f, rc: rc}
+	l.acc.fn = l.acc.accept
+	return l
 }
 
 // Accept waits for the next connection, in the runtime poller, and accepts
@@ -65,10 +67,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 	a := &l.acc
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.fn == nil {
-		a.fn = a.accept
-	}
-	a.fd, a.err = -1, nil
+	a.err = nil
 	err := l.rc.Read(a.fn)
 	switch {
 	case err != nil && l.closed.Load():
@@ -87,7 +86,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 // calls.
 type acceptor struct {
 	mu  sync.Mutex
-	fn  func(uintptr) bool // accept, as the value given to the raw connection's Read
+	fn  func(uintptr) bool // accept, made once by NewListener for the raw connection's Read
 	fd  int
 	sa  unix.RawSockaddrAny
 	err error

@@ -90,19 +90,21 @@ func (r *requestReader) release() {
 }
 
 // readRequest reads the request of nc through br. A request whose head
-// the splitter has read in full is parsed from memory: by parseHead when
-// it is a usual upgrade request, else by http.ReadRequest, with no
-// deadline since no read can block.
+// the splitter has read in full (nc's Buffered bytes) is parsed from
+// memory: by parseHead when it is a usual upgrade request, else by
+// http.ReadRequest, with no deadline since no read can block.
 func readRequest(nc net.Conn, br *bufio.Reader) (*http.Request, error) {
+	var head []byte
 	if b, ok := nc.(interface{ Buffered() []byte }); ok {
-		if req, n, ok := parseHead(b.Buffered()); ok {
-			if _, err := br.Discard(n); err != nil { // cannot fail: the bytes are read
-				return nil, err
-			}
-			return req, nil
-		}
+		head = b.Buffered()
 	}
-	timed := !headBuffered(nc)
+	if req, n, ok := parseHead(head); ok {
+		if _, err := br.Discard(n); err != nil { // cannot fail: the bytes are read
+			return nil, err
+		}
+		return req, nil
+	}
+	timed := !bytes.Contains(head, []byte("\r\n\r\n"))
 	if timed {
 		_ = nc.SetReadDeadline(time.Now().Add(directHeaderTimeout))
 	}
@@ -120,14 +122,6 @@ func remoteAddrString(nc net.Conn) string {
 		return s.RemoteAddrString()
 	}
 	return nc.RemoteAddr().String()
-}
-
-// headBuffered reports whether nc holds, already read, a whole request head
-// (up to its empty line), as a connection handed over by
-// internal/connsplit usually does.
-func headBuffered(nc net.Conn) bool {
-	b, ok := nc.(interface{ Buffered() []byte })
-	return ok && bytes.Contains(b.Buffered(), []byte("\r\n\r\n"))
 }
 
 // writeStatus writes a bare error response, as net/http answers requests it

@@ -12,15 +12,15 @@ import (
 // parseHead parses head, the start of a connection holding a whole request
 // head, into the request http.ReadRequest would return, for the requests
 // WebSocket clients send: a GET of an origin-form URI over HTTP/1.1, one
-// Host, header fields of printable ASCII, no body, no Connection: close. Anything else gives ok
-// false, and the caller parses the connection with http.ReadRequest, which
-// accepts or refuses it as before. n is the length of the head, its empty
-// line included.
+// Host, header fields of printable ASCII, no body, no Connection: close.
+// Anything else gives ok false, and the caller parses the connection with
+// http.ReadRequest, which accepts or refuses it as before. n is the length
+// of the head, its empty line included.
 //
-// It costs three allocations where http.ReadRequest makes about twenty
-// (header keys canonicalised one by one, a buffered reader's lines): the
-// head is copied once, its header keys are canonicalised in the copy, and
-// every string of the request is a part of that copy.
+// The head is copied once, its header keys are canonicalised in the copy,
+// and every string of the request is a part of that copy: 8 allocations
+// for a Chromium upgrade request, where http.ReadRequest makes 28
+// (BenchmarkParseHead).
 func parseHead(head []byte) (req *http.Request, n int, ok bool) {
 	end := bytes.Index(head, []byte("\r\n\r\n"))
 	if end < 0 {
